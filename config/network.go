@@ -1,0 +1,353 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// byFamily holds one network per address family.
+type byFamily struct{ v4, v6 netip.Prefix }
+
+func (f byFamily) get(is6 bool) netip.Prefix {
+	if is6 {
+		return f.v6
+	}
+	return f.v4
+}
+
+var (
+	defaultMgmt    = byFamily{netip.MustParsePrefix("10.192.0.0/24"), netip.MustParsePrefix("fd00:20::/64")}
+	defaultService = byFamily{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("fd00:30::/110")}
+	defaultPod     = byFamily{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("fd00:40::/72")}
+	calicoPod      = netip.MustParsePrefix("192.168.0.0/16")
+)
+
+const (
+	defaultDNS64 = "fd00:10:64:ff9b::"
+	defaultNAT64 = "172.18"
+)
+
+// families lists the address families a mode uses, as is-IPv6 flags; the
+// first is the one node addresses come from.
+func families(mode string) []bool {
+	switch mode {
+	case IPv6:
+		return []bool{true}
+	case DualStack:
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+func familyName(is6 bool) string {
+	if is6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+func (l *loader) networks(c *Config) {
+	var mgmtName string
+	c.mgmt, mgmtName = l.mgmtNetworks(c)
+	c.service = l.serviceNetwork(c)
+	c.pod = l.podNetwork(c)
+	l.nat64(c)
+
+	type named struct {
+		what, name string
+		net        netip.Prefix
+	}
+	var nets []named
+	for _, p := range c.mgmt {
+		nets = append(nets, named{"management", mgmtName, p})
+	}
+	nets = append(nets, named{"service", "SERVICE_CIDR", c.service}, named{"pod", "POD_NETWORK_CIDR", c.pod})
+	for j, b := range nets {
+		for _, a := range nets[:j] {
+			if a.net.IsValid() && b.net.IsValid() && a.net.Overlaps(b.net) {
+				l.fail(b.name, b.net.String(), "overlaps the %s network %s (%s); the management, service and pod networks must not overlap",
+					a.what, a.net, a.name)
+			}
+		}
+	}
+}
+
+// mgmtNetworks returns the management networks with the network ID injected
+// and the name of the variable they came from, or nil after an error.
+func (l *loader) mgmtNetworks(c *Config) ([]netip.Prefix, string) {
+	name, value := "MGMT_CIDRS", l.get("MGMT_CIDRS")
+	if value == "" {
+		subnet, size := l.get("DIND_SUBNET"), l.get("DIND_SUBNET_SIZE")
+		switch {
+		case subnet != "" && size != "":
+			name, value = "DIND_SUBNET/DIND_SUBNET_SIZE", subnet+"/"+size
+		case subnet != "":
+			l.fail("DIND_SUBNET", subnet, "is only used together with DIND_SUBNET_SIZE; set MGMT_CIDRS instead, e.g. MGMT_CIDRS=%s",
+				defaultMgmt.get(strings.Contains(subnet, ":")))
+			return nil, name
+		case size != "":
+			l.fail("DIND_SUBNET_SIZE", size, "is only used together with DIND_SUBNET; set MGMT_CIDRS instead, e.g. MGMT_CIDRS=%s",
+				defaultMgmt.v4)
+			return nil, name
+		}
+	}
+	before := len(l.errs)
+
+	var given byFamily
+	for _, s := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, ok := l.prefix(name, s, defaultMgmt)
+		if !ok {
+			continue
+		}
+		slot := &given.v4
+		if p.Addr().Is6() {
+			slot = &given.v6
+		}
+		if slot.IsValid() {
+			l.fail(name, value, "at most one IPv4 and one IPv6 CIDR, separated by a comma, e.g. %s,%s", defaultMgmt.v4, defaultMgmt.v6)
+		}
+		*slot = p
+	}
+	var nets []netip.Prefix
+	modeFamilies := families(c.IPMode)
+	for _, is6 := range modeFamilies {
+		p := given.get(is6)
+		if !p.IsValid() {
+			if len(modeFamilies) == 1 && given.get(!is6).IsValid() {
+				l.fail(name, value, "IP_MODE=%s needs an %s management network, e.g. %s", c.IPMode, familyName(is6), defaultMgmt.get(is6))
+				continue
+			}
+			p = defaultMgmt.get(is6)
+		}
+		withID, err := withNetworkID(p, c.networkID)
+		if err != nil {
+			l.fail(name, p.String(), "%v", err)
+			continue
+		}
+		nets = append(nets, withID)
+	}
+	if len(l.errs) > before {
+		return nil, name
+	}
+	return nets, name
+}
+
+// withNetworkID puts the network ID into a management network: into the third
+// octet of an IPv4 /24, or into the hextet just before the "::" of an IPv6
+// network, with the ID's decimal digits read as hex digits (ID 10 -> :10:),
+// as the seed does.
+func withNetworkID(p netip.Prefix, id int) (netip.Prefix, error) {
+	b := p.Addr().AsSlice()
+	if p.Addr().Is4() {
+		if p.Bits() != 24 {
+			return netip.Prefix{}, fmt.Errorf("an IPv4 management network must be a /24, e.g. %s", defaultMgmt.v4)
+		}
+		if b[2] != 0 {
+			return netip.Prefix{}, fmt.Errorf("the third octet is reserved for the cluster ID and must be 0, e.g. %d.%d.0.0/24", b[0], b[1])
+		}
+		b[2] = byte(id)
+	} else {
+		if p.Bits() > 112 {
+			return netip.Prefix{}, fmt.Errorf("an IPv6 management network must leave at least 16 bits for hosts, e.g. %s", defaultMgmt.v6)
+		}
+		slot := 0 // the hextet after the last non-zero one
+		for i := 7; i >= 0; i-- {
+			if b[2*i] != 0 || b[2*i+1] != 0 {
+				slot = i + 1
+				break
+			}
+		}
+		if (slot+1)*16 > p.Bits() {
+			return netip.Prefix{}, fmt.Errorf("no room for the cluster ID, which goes into the hextet just before \"::\": "+
+				"that hextet must be zero and lie within the /%d network part, e.g. %s", p.Bits(), defaultMgmt.v6)
+		}
+		hex, _ := strconv.ParseUint(strconv.Itoa(id), 16, 16)
+		b[2*slot], b[2*slot+1] = byte(hex>>8), byte(hex)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return netip.PrefixFrom(a, p.Bits()), nil
+}
+
+func (l *loader) serviceNetwork(c *Config) netip.Prefix {
+	v := l.get("SERVICE_CIDR")
+	if v == "" {
+		return defaultService.get(c.IPMode != IPv4)
+	}
+	p, ok := l.prefix("SERVICE_CIDR", v, defaultService)
+	if !ok || !l.family("SERVICE_CIDR", v, p, c.IPMode, defaultService) {
+		return netip.Prefix{}
+	}
+	if p.Addr().BitLen()-p.Bits() < 4 {
+		l.fail("SERVICE_CIDR", v, "too small to hold the DNS service address (the 10th); use at most a /%d, e.g. %s",
+			p.Addr().BitLen()-4, defaultService.get(p.Addr().Is6()))
+		return netip.Prefix{}
+	}
+	return p
+}
+
+func (l *loader) podNetwork(c *Config) netip.Prefix {
+	v := l.get("POD_NETWORK_CIDR")
+	if v == "" {
+		if c.IPMode == IPv4 && c.CNIPlugin == "calico" {
+			return calicoPod
+		}
+		return defaultPod.get(c.IPMode != IPv4)
+	}
+	p, ok := l.prefix("POD_NETWORK_CIDR", v, defaultPod)
+	if !ok || !l.family("POD_NETWORK_CIDR", v, p, c.IPMode, defaultPod) {
+		return netip.Prefix{}
+	}
+	switch {
+	case p.Addr().Is4() && p.Bits() != 16:
+		l.fail("POD_NETWORK_CIDR", v, "an IPv4 pod network must be a /16, split into a /24 per node, e.g. %s", defaultPod.v4)
+	case p.Addr().Is6() && (p.Bits()%8 != 0 || p.Bits() > 120):
+		l.fail("POD_NETWORK_CIDR", v, "an IPv6 pod network's prefix length must be a multiple of 8 and at most 120, "+
+			"as each node gets a subnet 8 bits longer, e.g. %s", defaultPod.v6)
+	default:
+		return p
+	}
+	return netip.Prefix{}
+}
+
+func (l *loader) prefix(name, value string, examples byFamily) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(value)
+	switch {
+	case err != nil:
+		l.fail(name, value, "not a CIDR; use ADDRESS/LENGTH, e.g. %s or %s", examples.v4, examples.v6)
+	case p.Addr().Is4In6():
+		l.fail(name, value, "write an IPv4 network in dotted form, e.g. %s", examples.v4)
+	case p != p.Masked():
+		l.fail(name, value, "has address bits set after the /%d prefix; use %s", p.Bits(), p.Masked())
+	default:
+		return p, true
+	}
+	return netip.Prefix{}, false
+}
+
+func (l *loader) family(name, value string, p netip.Prefix, mode string, examples byFamily) bool {
+	if mode == DualStack || p.Addr().Is6() == (mode == IPv6) {
+		return true
+	}
+	is6 := mode == IPv6
+	l.fail(name, value, "IP_MODE=%s needs an %s network, e.g. %s", mode, familyName(is6), examples.get(is6))
+	return false
+}
+
+// nat64 checks DNS64_PREFIX and NAT64_V4_SUBNET_PREFIX, and in IPv6 mode,
+// the only one that uses them, sets them with the network ID added.
+func (l *loader) nat64(c *Config) {
+	dns64 := l.get("DNS64_PREFIX")
+	if dns64 == "" {
+		dns64 = defaultDNS64
+	}
+	a, err := netip.ParseAddr(dns64)
+	if b := a.As16(); err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || slices.ContainsFunc(b[12:], func(x byte) bool { return x != 0 }) {
+		l.fail("DNS64_PREFIX", dns64, "must be an IPv6 address whose last 32 bits are zero, used as a /96 prefix, e.g. %s", defaultDNS64)
+	} else if c.IPMode == IPv6 {
+		c.DNS64Prefix = netip.PrefixFrom(a, 96)
+	}
+
+	nat64 := l.get("NAT64_V4_SUBNET_PREFIX")
+	if nat64 == "" {
+		nat64 = defaultNAT64
+	}
+	first, second, ok := twoOctets(nat64)
+	switch {
+	case !ok:
+		l.fail("NAT64_V4_SUBNET_PREFIX", nat64, "must be the first two octets of an IPv4 /16, e.g. %s", defaultNAT64)
+		return
+	case first != 10 && (first != 172 || second < 16 || second > 31):
+		l.fail("NAT64_V4_SUBNET_PREFIX", nat64, "must lie in the private network 10.0.0.0/8 or 172.16.0.0/12, e.g. %s or 10.100", defaultNAT64)
+		return
+	case c.IPMode != IPv6:
+		return
+	}
+	id := fmt.Sprintf("cluster ID %d", c.networkID)
+	if c.ClusterID == 0 {
+		id += " (derived from DIND_LABEL)"
+	}
+	second += c.networkID
+	switch {
+	case first == 172 && second > 31:
+		fix := fmt.Sprintf("use a prefix in 10.0.0.0/8 up to 10.%d", 255-c.networkID)
+		if highest := 31 - c.networkID; highest >= 16 {
+			fix = fmt.Sprintf("use at most 172.%d, or %s", highest, strings.TrimPrefix(fix, "use "))
+		}
+		l.fail("NAT64_V4_SUBNET_PREFIX", nat64, "with the %s added to its second octet it becomes 172.%d, outside 172.16.0.0/12; %s",
+			id, second, fix)
+	case first == 10 && second > 255:
+		l.fail("NAT64_V4_SUBNET_PREFIX", nat64, "with the %s added to its second octet it becomes 10.%d, which is not an octet; "+
+			"use at most 10.%d", id, second, 255-c.networkID)
+	default:
+		c.NAT64Subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(first), byte(second)}), 16)
+	}
+}
+
+func twoOctets(s string) (first, second int, ok bool) {
+	a, b, found := strings.Cut(s, ".")
+	if !found || !digits.MatchString(a) || !digits.MatchString(b) {
+		return 0, 0, false
+	}
+	first, errA := strconv.Atoi(a)
+	second, errB := strconv.Atoi(b)
+	return first, second, errA == nil && errB == nil && first <= 255 && second <= 255
+}
+
+// MgmtCIDR is the management network node addresses come from (the IPv4 one
+// in dual-stack mode), with the network ID injected.
+func (c *Config) MgmtCIDR() netip.Prefix {
+	if len(c.mgmt) == 0 {
+		return netip.Prefix{}
+	}
+	return c.mgmt[0]
+}
+
+// MgmtCIDRs are all management networks: one per address family in use.
+func (c *Config) MgmtCIDRs() []netip.Prefix { return slices.Clone(c.mgmt) }
+
+// ServiceCIDR is the Kubernetes service network.
+func (c *Config) ServiceCIDR() netip.Prefix { return c.service }
+
+// PodCIDR is the cluster's pod network, split into PodSubnet per node.
+func (c *Config) PodCIDR() netip.Prefix { return c.pod }
+
+// Gateway is the management network's gateway, its first address.
+func (c *Config) Gateway() netip.Addr { return addrPlus(c.MgmtCIDR().Addr(), 1) }
+
+// NodeIP is the management address of node i: 0 is the master (.2), i >= 1
+// the workers (.2+i).
+func (c *Config) NodeIP(i int) netip.Addr { return addrPlus(c.MgmtCIDR().Addr(), 2+i) }
+
+// DNSServiceIP is the cluster DNS service address, the 10th of the service
+// network.
+func (c *Config) DNSServiceIP() netip.Addr { return addrPlus(c.service.Addr(), 10) }
+
+// PodSubnet is the pod network of node i (0 is the master): 8 bits longer
+// than PodCIDR, with 2+i in those 8 bits (10.244.0.0/16 -> 10.244.2.0/24 for
+// the master).
+func (c *Config) PodSubnet(i int) netip.Prefix {
+	if !c.pod.IsValid() {
+		return netip.Prefix{}
+	}
+	b := c.pod.Addr().AsSlice()
+	b[c.pod.Bits()/8] = byte(2 + i)
+	a, _ := netip.AddrFromSlice(b)
+	return netip.PrefixFrom(a, c.pod.Bits()+8)
+}
+
+func addrPlus(a netip.Addr, n int) netip.Addr {
+	if !a.IsValid() {
+		return a
+	}
+	b := a.AsSlice()
+	carry := uint(n)
+	for i := len(b) - 1; i >= 0 && carry > 0; i-- {
+		sum := uint(b[i]) + carry
+		b[i], carry = byte(sum), sum>>8
+	}
+	out, _ := netip.AddrFromSlice(b)
+	return out
+}

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestClusterIDInjection(t *testing.T) {
+	implementEverything(t)
+	cases := []struct {
+		vars         map[string]string
+		mgmt         string
+		gateway      string
+		master, node string // NodeIP(0), NodeIP(1)
+	}{
+		{map[string]string{}, "10.192.0.0/24", "10.192.0.1", "10.192.0.2", "10.192.0.3"},
+		{map[string]string{"CLUSTER_ID": "5"}, "10.192.5.0/24", "10.192.5.1", "10.192.5.2", "10.192.5.3"},
+		{map[string]string{"CLUSTER_ID": "254", "MGMT_CIDRS": "10.150.0.0/24"}, "10.150.254.0/24", "10.150.254.1", "10.150.254.2", "10.150.254.3"},
+		{map[string]string{"IP_MODE": "ipv6"}, "fd00:20::/64", "fd00:20::1", "fd00:20::2", "fd00:20::3"},
+		{map[string]string{"IP_MODE": "ipv6", "CLUSTER_ID": "2"}, "fd00:20:2::/64", "fd00:20:2::1", "fd00:20:2::2", "fd00:20:2::3"},
+		{map[string]string{"IP_MODE": "ipv6", "CLUSTER_ID": "10", "MGMT_CIDRS": "fd00:10:20::/64"},
+			"fd00:10:20:10::/64", "fd00:10:20:10::1", "fd00:10:20:10::2", "fd00:10:20:10::3"},
+		{map[string]string{"IP_MODE": "ipv6", "CLUSTER_ID": "254", "MGMT_CIDRS": "fd00:10:20::/64", "NAT64_V4_SUBNET_PREFIX": "10.1"},
+			"fd00:10:20:254::/64", "fd00:10:20:254::1", "fd00:10:20:254::2", "fd00:10:20:254::3"},
+		{map[string]string{"IP_MODE": "ipv6", "CLUSTER_ID": "3", "DIND_SUBNET": "fd00:77::", "DIND_SUBNET_SIZE": "64"},
+			"fd00:77:3::/64", "fd00:77:3::1", "fd00:77:3::2", "fd00:77:3::3"},
+		{map[string]string{"IP_MODE": "ipv6", "MGMT_CIDRS": "::/64", "CLUSTER_ID": "7"}, "7::/64", "7::1", "7::2", "7::3"},
+		{map[string]string{"IP_MODE": "dual-stack", "CLUSTER_ID": "4"}, "10.192.4.0/24", "10.192.4.1", "10.192.4.2", "10.192.4.3"},
+	}
+	for _, tc := range cases {
+		c, err := load(tc.vars)
+		if err != nil {
+			t.Errorf("Load(%v): %v", tc.vars, err)
+			continue
+		}
+		got := []string{c.MgmtCIDR().String(), c.Gateway().String(), c.NodeIP(0).String(), c.NodeIP(1).String()}
+		want := []string{tc.mgmt, tc.gateway, tc.master, tc.node}
+		if !slices.Equal(got, want) {
+			t.Errorf("Load(%v): mgmt, gateway, master, node 1 = %v, want %v", tc.vars, got, want)
+		}
+	}
+}
+
+func TestDualStackMgmt(t *testing.T) {
+	implementEverything(t)
+	cases := []struct {
+		mgmtCIDRs string
+		want      []netip.Prefix
+	}{
+		{"", []netip.Prefix{netip.MustParsePrefix("10.192.1.0/24"), netip.MustParsePrefix("fd00:20:1::/64")}},
+		{"fd00:99::/64", []netip.Prefix{netip.MustParsePrefix("10.192.1.0/24"), netip.MustParsePrefix("fd00:99:1::/64")}},
+		{"fd00:99::/64,10.1.0.0/24", []netip.Prefix{netip.MustParsePrefix("10.1.1.0/24"), netip.MustParsePrefix("fd00:99:1::/64")}},
+	}
+	for _, tc := range cases {
+		c, err := load(map[string]string{"IP_MODE": "dual-stack", "CLUSTER_ID": "1", "MGMT_CIDRS": tc.mgmtCIDRs})
+		if err != nil {
+			t.Errorf("MGMT_CIDRS=%s: %v", tc.mgmtCIDRs, err)
+			continue
+		}
+		if got := c.MgmtCIDRs(); !slices.Equal(got, tc.want) {
+			t.Errorf("MGMT_CIDRS=%s: got %v, want %v", tc.mgmtCIDRs, got, tc.want)
+		}
+	}
+}
+
+func TestIPv6Defaults(t *testing.T) {
+	implementEverything(t)
+	c := mustLoad(t, map[string]string{"IP_MODE": "ipv6"})
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"ServiceCIDR", c.ServiceCIDR(), netip.MustParsePrefix("fd00:30::/110")},
+		{"DNSServiceIP", c.DNSServiceIP(), netip.MustParseAddr("fd00:30::a")},
+		{"PodCIDR", c.PodCIDR(), netip.MustParsePrefix("fd00:40::/72")},
+		{"PodSubnet(0)", c.PodSubnet(0), netip.MustParsePrefix("fd00:40:0:0:2::/80")},
+		{"DNS64Prefix", c.DNS64Prefix, netip.MustParsePrefix("fd00:10:64:ff9b::/96")},
+		{"NAT64Subnet", c.NAT64Subnet, netip.MustParsePrefix("172.18.0.0/16")},
+	}
+	for _, check := range checks {
+		if check.got != check.want {
+			t.Errorf("%s = %v, want %v", check.what, check.got, check.want)
+		}
+	}
+}
+
+func TestInvalidIPv6Networks(t *testing.T) {
+	implementEverything(t)
+	cases := []struct {
+		vars    map[string]string
+		wantErr string
+	}{
+		{map[string]string{"MGMT_CIDRS": "fd00:1:2:3::/64"}, "MGMT_CIDRS=fd00:1:2:3::/64: no room for the cluster ID"},
+		{map[string]string{"MGMT_CIDRS": "fd00:1::/40"}, "MGMT_CIDRS=fd00:1::/40: no room for the cluster ID"},
+		{map[string]string{"MGMT_CIDRS": "fd00:20::/120"}, "MGMT_CIDRS=fd00:20::/120: an IPv6 management network must leave at least 16 bits for hosts"},
+		{map[string]string{"MGMT_CIDRS": "10.192.0.0/24"}, "MGMT_CIDRS=10.192.0.0/24: IP_MODE=ipv6 needs an IPv6 management network, e.g. fd00:20::/64"},
+		{map[string]string{"MGMT_CIDRS": "fd00:1::/64,fd00:2::/64"}, "MGMT_CIDRS=fd00:1::/64,fd00:2::/64: at most one IPv4 and one IPv6 CIDR"},
+		{map[string]string{"SERVICE_CIDR": "10.96.0.0/12"}, "SERVICE_CIDR=10.96.0.0/12: IP_MODE=ipv6 needs an IPv6 network, e.g. fd00:30::/110"},
+		{map[string]string{"SERVICE_CIDR": "fd00:30::/125"}, "SERVICE_CIDR=fd00:30::/125: too small"},
+		{map[string]string{"POD_NETWORK_CIDR": "fd00:40::/68"}, "POD_NETWORK_CIDR=fd00:40::/68: an IPv6 pod network's prefix length must be a multiple of 8 and at most 120"},
+		{map[string]string{"POD_NETWORK_CIDR": "fd00:40::/128"}, "POD_NETWORK_CIDR=fd00:40::/128: "},
+		{map[string]string{"CLUSTER_ID": "14"},
+			"NAT64_V4_SUBNET_PREFIX=172.18: with the cluster ID 14 added to its second octet it becomes 172.32, outside 172.16.0.0/12; use at most 172.17"},
+		{map[string]string{"CLUSTER_ID": "20"}, "becomes 172.38, outside 172.16.0.0/12; use a prefix in 10.0.0.0/8 up to 10.235"},
+		{map[string]string{"CLUSTER_ID": "200", "NAT64_V4_SUBNET_PREFIX": "10.100"}, "NAT64_V4_SUBNET_PREFIX=10.100: with the cluster ID 200 added to its second octet it becomes 10.300"},
+		{map[string]string{"DIND_LABEL": "foo", "NAT64_V4_SUBNET_PREFIX": "172.31"}, "(derived from DIND_LABEL)"},
+	}
+	for _, tc := range cases {
+		tc.vars["IP_MODE"] = "ipv6"
+		_, err := load(tc.vars)
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("Load(%v): error %v, want it to contain %q", tc.vars, err, tc.wantErr)
+		}
+	}
+}
+
+func TestNAT64WithClusterID(t *testing.T) {
+	implementEverything(t)
+	c := mustLoad(t, map[string]string{"IP_MODE": "ipv6", "CLUSTER_ID": "10"})
+	if want := netip.MustParsePrefix("172.28.0.0/16"); c.NAT64Subnet != want {
+		t.Errorf("NAT64Subnet = %v, want %v", c.NAT64Subnet, want)
+	}
+	// The ID only matters where NAT64 is used.
+	if _, err := load(map[string]string{"CLUSTER_ID": "14"}); err != nil {
+		t.Errorf("IPv4 with CLUSTER_ID=14: %v", err)
+	}
+}
+
+func TestPodSubnets(t *testing.T) {
+	implementEverything(t)
+	cases := []struct {
+		mode, pod string
+		want      []string // PodSubnet(0), PodSubnet(1), PodSubnet(2)
+	}{
+		{"ipv4", "10.244.0.0/16", []string{"10.244.2.0/24", "10.244.3.0/24", "10.244.4.0/24"}},
+		{"ipv6", "fd00:10:20:30::/72", []string{"fd00:10:20:30:2::/80", "fd00:10:20:30:3::/80", "fd00:10:20:30:4::/80"}},
+		{"ipv6", "fd00:10:20:30::/64", []string{"fd00:10:20:30:200::/72", "fd00:10:20:30:300::/72", "fd00:10:20:30:400::/72"}},
+		{"ipv6", "fd00:40::/120", []string{"fd00:40::2/128", "fd00:40::3/128", "fd00:40::4/128"}},
+	}
+	for _, tc := range cases {
+		c, err := load(map[string]string{"IP_MODE": tc.mode, "POD_NETWORK_CIDR": tc.pod})
+		if err != nil {
+			t.Errorf("%s: %v", tc.pod, err)
+			continue
+		}
+		for i, want := range tc.want {
+			if got := c.PodSubnet(i); got != netip.MustParsePrefix(want) {
+				t.Errorf("%s: PodSubnet(%d) = %v, want %s", tc.pod, i, got, want)
+			}
+		}
+	}
+}
+
+func TestCalicoPodDefault(t *testing.T) {
+	implementEverything(t)
+	c := mustLoad(t, map[string]string{"CNI_PLUGIN": "calico"})
+	if want := netip.MustParsePrefix("192.168.0.0/16"); c.PodCIDR() != want {
+		t.Errorf("PodCIDR = %v, want %v", c.PodCIDR(), want)
+	}
+}
+
+func TestOverlappingNetworks(t *testing.T) {
+	cases := []struct {
+		vars map[string]string
+		want []string
+	}{
+		{map[string]string{"POD_NETWORK_CIDR": "10.96.0.0/16"},
+			[]string{"POD_NETWORK_CIDR=10.96.0.0/16: overlaps the service network 10.96.0.0/12 (SERVICE_CIDR)"}},
+		{map[string]string{"MGMT_CIDRS": "10.244.0.0/24", "CLUSTER_ID": "3"},
+			[]string{"POD_NETWORK_CIDR=10.244.0.0/16: overlaps the management network 10.244.3.0/24 (MGMT_CIDRS)"}},
+		{map[string]string{"SERVICE_CIDR": "10.192.0.0/16", "POD_NETWORK_CIDR": "10.192.0.0/16"},
+			[]string{"SERVICE_CIDR=10.192.0.0/16: overlaps the management network", "POD_NETWORK_CIDR=10.192.0.0/16: overlaps the service network"}},
+	}
+	for _, tc := range cases {
+		_, err := load(tc.vars)
+		for _, want := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Load(%v): error %v, want it to contain %q", tc.vars, err, want)
+			}
+		}
+	}
+	// Neighbours are fine.
+	if _, err := load(map[string]string{"SERVICE_CIDR": "10.193.0.0/16", "MGMT_CIDRS": "10.192.0.0/24"}); err != nil {
+		t.Errorf("adjacent networks: %v", err)
+	}
+}
+
+func TestAddrPlus(t *testing.T) {
+	cases := []struct {
+		addr string
+		n    int
+		want string
+	}{
+		{"10.0.0.255", 1, "10.0.1.0"},
+		{"10.0.255.250", 300, "10.1.1.38"},
+		{"fd00::ff", 1, "fd00::100"},
+		{"fd00::", 10, "fd00::a"},
+	}
+	for _, tc := range cases {
+		if got := addrPlus(netip.MustParseAddr(tc.addr), tc.n); got != netip.MustParseAddr(tc.want) {
+			t.Errorf("addrPlus(%s, %d) = %v, want %s", tc.addr, tc.n, got, tc.want)
+		}
+	}
+}

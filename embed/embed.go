@@ -1,0 +1,119 @@
+// Package embed holds every file that ends up inside a node or a cluster: the
+// node's entrypoint, systemd units and containerd config (node/, copied into
+// the node image by path), the kubeadm configurations per kubeadm API version
+// (kubeadm/), the CNI configurations (cni/) and the pause program (pause/).
+// Files ending in .tmpl are rendered with text/template from Values.
+package embed
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"text/template"
+)
+
+//go:embed node kubeadm cni pause/main.go
+var files embed.FS
+
+// Images are the names of the cluster images, exactly as kubeadm asks for them.
+type Images struct {
+	APIServer, ControllerManager, Scheduler, Proxy, Etcd, CoreDNS, Pause string
+}
+
+// All lists the images in a stable order.
+func (i Images) All() []string {
+	return []string{i.APIServer, i.ControllerManager, i.Scheduler, i.Proxy, i.Etcd, i.CoreDNS, i.Pause}
+}
+
+// Values is everything the templates can refer to. A template uses what it
+// needs; node image files only use the versions and images.
+type Values struct {
+	Kubernetes string // e.g. v1.37.2
+	Images     Images
+
+	ClusterName     string
+	Token           string // kubeadm bootstrap token
+	MasterIP        string
+	APIServerPort   int // inside the cluster network: 6443
+	ServiceCIDR     string
+	PodNetworkCIDR  string
+	DNSDomain       string
+	CgroupV1        bool
+	KubeProxyMode   string
+	PreflightIgnore []string
+
+	// The node a join configuration or a CNI configuration is for.
+	NodeName  string
+	NodeIP    string
+	PodSubnet string
+}
+
+// File is one file to place inside a node.
+type File struct {
+	Path    string // absolute path inside the node
+	Mode    int64
+	Content []byte
+}
+
+// NodeFiles renders the tree under node/ into the files of a node image.
+func NodeFiles(v Values) ([]File, error) {
+	var out []File
+	err := fs.WalkDir(files, "node", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		content, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		target := strings.TrimPrefix(p, "node")
+		if strings.HasSuffix(p, ".tmpl") {
+			if content, err = render(p, content, v); err != nil {
+				return err
+			}
+			target = strings.TrimSuffix(target, ".tmpl")
+		}
+		mode := int64(0o644)
+		if strings.HasPrefix(target, "/usr/local/bin/") {
+			mode = 0o755
+		}
+		out = append(out, File{Path: target, Mode: mode, Content: content})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// Render renders the template at name (relative to this folder, e.g.
+// "kubeadm/v1beta4/init.yaml.tmpl").
+func Render(name string, v Values) ([]byte, error) {
+	content, err := files.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("no embedded file %s: %w", name, err)
+	}
+	return render(name, content, v)
+}
+
+// PauseSource is the Go source of the pause program.
+func PauseSource() []byte {
+	b, _ := files.ReadFile("pause/main.go")
+	return b
+}
+
+func render(name string, content []byte, v Values) ([]byte, error) {
+	t, err := template.New(path.Base(name)).Option("missingkey=error").Funcs(template.FuncMap{
+		"join": strings.Join,
+	}).Parse(string(content))
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, v); err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,88 @@
+//go:build mage
+
+// dind-cluster: multi-node Kubernetes clusters of Docker containers, built
+// with kubeadm from source, offline. Configure with the environment variables
+// of README.md (NUM_NODES, CLUSTER_ID, DIND_K8S_VERSION, ...).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/dind-cluster/dind-cluster/config"
+	"github.com/dind-cluster/dind-cluster/steps/build"
+	"github.com/dind-cluster/dind-cluster/steps/cluster"
+)
+
+// Build builds every binary and image of the Kubernetes version set, offline, and prints the timeline.
+func Build(ctx context.Context) error {
+	cfg, err := config.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	b, timeline, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, os.Stdout)
+	fmt.Println()
+	timeline.Print(os.Stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nnode image %s ready in %.1fs\n", b.NodeImage, timeline.Total().Seconds())
+	return nil
+}
+
+// Up creates the cluster, or restarts a running one from its fresh snapshot, or resumes one stopped by down.
+func Up(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	mode, timeline, err := c.Up(ctx)
+	fmt.Println()
+	timeline.Print(os.Stdout)
+	if err != nil {
+		return fmt.Errorf("%w\n\nup did not finish: `go run mage.go dump` shows the nodes' state, `go run mage.go clean` removes what it left", err)
+	}
+	fmt.Printf("\ncluster %s %s in %.1fs: API server https://127.0.0.1:%d, kubectl context %s\n",
+		c.Cfg.ClusterName(), map[string]string{cluster.Create: "created", cluster.Resume: "resumed", cluster.Restore: "restored"}[mode],
+		timeline.Total().Seconds(), c.Port, c.Cfg.ContextName())
+	fmt.Printf("  export PATH=\"%s:$PATH\"\n  kubectl --context %s get nodes\n", c.Cfg.CacheDir, c.Cfg.ContextName())
+	return nil
+}
+
+// Down stops the cluster and keeps its state; up resumes it.
+func Down(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.Down(ctx)
+}
+
+// Clean removes the cluster's containers, volumes, network, snapshots and kubectl context.
+func Clean(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.Clean(ctx)
+}
+
+// Status prints what runs: nodes, addresses, API endpoint, Kubernetes version.
+func Status(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	s, err := c.Status(ctx)
+	fmt.Print(s)
+	return err
+}
+
+func newCluster() (*cluster.Cluster, error) {
+	cfg, err := config.FromEnvironment()
+	if err != nil {
+		return nil, err
+	}
+	return cluster.New(cfg, os.Stdout), nil
+}

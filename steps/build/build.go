@@ -1,0 +1,256 @@
+// Package build is the offline supply chain: it builds, from Go modules and
+// Debian packages, every binary and image a node needs for one version set,
+// caches each by the inputs that shape it, and assembles the node image.
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dind-cluster/dind-cluster/embed"
+	"github.com/dind-cluster/dind-cluster/fixed"
+	"github.com/dind-cluster/dind-cluster/steps"
+	"github.com/dind-cluster/dind-cluster/steps/cache"
+	"github.com/dind-cluster/dind-cluster/steps/engine"
+	"github.com/dind-cluster/dind-cluster/steps/shell"
+)
+
+// recipe changes when the way artifacts are built changes, so that old
+// cache entries are not mistaken for new ones.
+const recipe = "1"
+
+// Builder builds the artifacts of one version set. Its steps share it: a
+// step fills the fields that the steps needing it read.
+type Builder struct {
+	Set   fixed.Set
+	Cache cache.Cache
+	Log   io.Writer
+
+	Engine    engine.Engine
+	dirs      map[string]string // component -> its cache folder
+	keys      map[string]string // component -> its cache key
+	BaseImage string
+	NodeImage string
+}
+
+// New prepares a builder; nothing runs until its steps do.
+func New(set fixed.Set, c cache.Cache, log io.Writer) *Builder {
+	return &Builder{Set: set, Cache: c, Log: log, dirs: map[string]string{}, keys: map[string]string{}}
+}
+
+// Images are the names kubeadm of the set's version asks for.
+func Images(set fixed.Set) embed.Images {
+	const repo = "registry.k8s.io/"
+	return embed.Images{
+		APIServer:         repo + "kube-apiserver:" + set.Kubernetes,
+		ControllerManager: repo + "kube-controller-manager:" + set.Kubernetes,
+		Scheduler:         repo + "kube-scheduler:" + set.Kubernetes,
+		Proxy:             repo + "kube-proxy:" + set.Kubernetes,
+		Etcd:              repo + "etcd:" + set.EtcdImage,
+		CoreDNS:           repo + "coredns/coredns:" + set.CoreDNS,
+		Pause:             repo + "pause:" + set.Pause,
+	}
+}
+
+// Step names other plans may depend on.
+const (
+	StepEngine    = "docker-engine"
+	StepNodeImage = "node-image"
+)
+
+// Steps are the supply chain as a plan fragment.
+func (b *Builder) Steps() []steps.Step {
+	var out []steps.Step
+	out = append(out,
+		steps.Step{Name: StepEngine, Run: b.probeEngine},
+		steps.Step{Name: "host-tools", Run: checkHostTools},
+	)
+	for _, c := range b.goComponents() {
+		needs := []string{StepEngine}
+		if c.build.CGO {
+			needs = append(needs, "host-tools")
+		}
+		out = append(out, b.cached(c.name, needs, c.build.inputs, func(ctx context.Context, dir string) error {
+			return c.build.build(ctx, dir, b.Engine.Arch)
+		}))
+	}
+	out = append(out, b.cached("pause", []string{StepEngine}, func(arch string) []string {
+		return []string{"pause", "arch=" + arch, "source=" + cache.Key(string(embed.PauseSource()))}
+	}, b.buildPause))
+	for _, r := range []rootfs{nodeRootfs, proxyRootfs} {
+		out = append(out, b.cached("rootfs-"+r.Name, []string{StepEngine, "host-tools"}, func(arch string) []string {
+			return append(r.inputs(), "arch="+arch)
+		}, func(ctx context.Context, dir string) error {
+			mirror, err := aptMirror()
+			if err != nil {
+				return err
+			}
+			return r.build(ctx, dir, b.Engine.Arch, mirror)
+		}))
+	}
+	out = append(out,
+		steps.Step{Name: "base-image", Needs: []string{"rootfs-node"}, Done: b.baseImageDone, Run: b.buildBaseImage},
+		b.cached("cluster-images", []string{"kubernetes", "etcd", "coredns", "pause", "rootfs-kube-proxy"},
+			func(arch string) []string {
+				return []string{"images", b.keys["kubernetes"], b.keys["etcd"], b.keys["coredns"], b.keys["pause"],
+					b.keys["rootfs-kube-proxy"], fmt.Sprint(Images(b.Set))}
+			}, b.buildClusterImages),
+		steps.Step{Name: StepNodeImage,
+			Needs: []string{"base-image", "kubernetes", "containerd", "runc", "cni-plugins", "cluster-images"},
+			Done:  b.nodeImageDone, Run: b.buildNodeImage},
+	)
+	return out
+}
+
+// cached is a step whose result is a cache folder keyed by its inputs.
+func (b *Builder) cached(name string, needs []string, inputs func(arch string) []string,
+	fill func(ctx context.Context, dir string) error) steps.Step {
+	key := func() string {
+		k := cache.Key(append([]string{"recipe=" + recipe, name}, inputs(b.Engine.Arch)...)...)
+		b.keys[name], b.dirs[name] = k, b.Cache.Path(name, k)
+		return k
+	}
+	return steps.Step{
+		Name:  name,
+		Needs: needs,
+		Done: func(ctx context.Context) (bool, error) {
+			return b.Cache.Has(name, key()), nil
+		},
+		Run: func(ctx context.Context) error {
+			_, err := b.Cache.Fill(ctx, name, key(), func(dir string) error { return fill(ctx, dir) })
+			return err
+		},
+	}
+}
+
+func (b *Builder) probeEngine(ctx context.Context) error {
+	e, err := engine.Probe(ctx)
+	if err != nil {
+		return err
+	}
+	b.Engine = e
+	return nil
+}
+
+type goComponent struct {
+	name  string
+	build goBuild
+}
+
+func (b *Builder) goComponents() []goComponent {
+	s := b.Set
+	k8s := goBuild{Module: "k8s.io/kubernetes", Version: s.Kubernetes, Staging: s.StagingVersion(),
+		Tags: []string{"selinux", "notest", "grpcnotrace"}}
+	for _, cmd := range []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"} {
+		k8s.Packages = append(k8s.Packages, "k8s.io/kubernetes/cmd/"+cmd)
+	}
+	k8s.LDFlags = kubernetesVersionFlags(s.Kubernetes)
+	containerd := goBuild{Module: "github.com/containerd/containerd/v2", Version: s.Containerd, Tags: []string{"no_btrfs"},
+		LDFlags: []string{"-X", "github.com/containerd/containerd/v2/version.Version=" + s.Containerd,
+			"-X", "github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2"}}
+	for _, cmd := range []string{"containerd", "containerd-shim-runc-v2", "ctr"} {
+		containerd.Packages = append(containerd.Packages, "github.com/containerd/containerd/v2/cmd/"+cmd)
+	}
+	cni := goBuild{Module: "github.com/containernetworking/plugins", Version: s.CNIPlugins}
+	for _, p := range []string{"main/bridge", "main/ptp", "main/loopback", "ipam/host-local", "meta/portmap"} {
+		cni.Packages = append(cni.Packages, "github.com/containernetworking/plugins/plugins/"+p)
+	}
+	return []goComponent{
+		{"kubernetes", k8s},
+		{"etcd", goBuild{Module: "go.etcd.io/etcd/server/v3", Version: s.Etcd,
+			Packages: []string{"go.etcd.io/etcd/server/v3"}, Rename: map[string]string{"server": "etcd"}}},
+		{"coredns", goBuild{Module: "github.com/coredns/coredns", Version: s.CoreDNS,
+			Packages: []string{"github.com/coredns/coredns"}}},
+		{"containerd", containerd},
+		{"runc", goBuild{Module: "github.com/opencontainers/runc", Version: s.Runc,
+			Packages: []string{"github.com/opencontainers/runc"}, CGO: true, Static: true,
+			Tags:    []string{"seccomp", "urfave_cli_no_docs", "netgo", "osusergo"},
+			LDFlags: []string{"-X", "main.version=" + strings.TrimPrefix(s.Runc, "v")}}},
+		{"cni-plugins", cni},
+	}
+}
+
+// kubernetesVersionFlags stamp the release into the binaries, so that
+// kubeadm asks for the images of this release and `version` tells it.
+func kubernetesVersionFlags(version string) []string {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	var flags []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		for _, kv := range []string{
+			"gitVersion=" + version, "gitMajor=" + parts[0], "gitMinor=" + parts[1],
+			"gitCommit=0000000000000000000000000000000000000000", "gitTreeState=clean",
+			"buildDate=1970-01-01T00:00:00Z",
+		} {
+			flags = append(flags, "-X", pkg+"."+kv)
+		}
+	}
+	return flags
+}
+
+func (b *Builder) buildPause(ctx context.Context, dir string) error {
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module pause\n\ngo 1.24\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), embed.PauseSource(), 0o644); err != nil {
+		return err
+	}
+	return shell.Command("go", "-C", src, "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, "bin", "pause"), ".").
+		WithEnv(goEnv(b.Engine.Arch, false)...).Run(ctx)
+}
+
+// bin is the path of a built binary.
+func (b *Builder) bin(component, name string) string {
+	return filepath.Join(b.dirs[component], "bin", name)
+}
+
+// KubectlPath is the kubectl built for the set; valid once the plan ran.
+func (b *Builder) KubectlPath() string { return b.bin("kubernetes", "kubectl") }
+
+func (b *Builder) buildClusterImages(ctx context.Context, dir string) error {
+	layout, err := newOCILayout(filepath.Join(dir, "oci"), b.Engine.Arch)
+	if err != nil {
+		return err
+	}
+	names := Images(b.Set)
+	tmp := layerEntry{Path: "tmp", Mode: 0o1777, Dir: true}
+	inPath := func(component, name string) []layerEntry {
+		return []layerEntry{tmp, {Path: "usr/local/bin/" + name, Mode: 0o755, From: b.bin(component, name)}}
+	}
+	specs := []imageSpec{
+		{Name: names.APIServer, Files: inPath("kubernetes", "kube-apiserver")},
+		{Name: names.ControllerManager, Files: inPath("kubernetes", "kube-controller-manager")},
+		{Name: names.Scheduler, Files: inPath("kubernetes", "kube-scheduler")},
+		{Name: names.Proxy, BaseTar: filepath.Join(b.dirs["rootfs-kube-proxy"], "rootfs.tar"),
+			Files: []layerEntry{{Path: "usr/local/bin/kube-proxy", Mode: 0o755, From: b.bin("kubernetes", "kube-proxy")}}},
+		{Name: names.Etcd, Files: inPath("etcd", "etcd")},
+		{Name: names.CoreDNS, Files: []layerEntry{tmp, {Path: "coredns", Mode: 0o755, From: b.bin("coredns", "coredns")}},
+			Entrypoint: []string{"/coredns"}},
+		{Name: names.Pause, Files: []layerEntry{{Path: "pause", Mode: 0o755, From: b.bin("pause", "pause")}},
+			Entrypoint: []string{"/pause"}},
+	}
+	for _, s := range specs {
+		if err := layout.add(s); err != nil {
+			return err
+		}
+	}
+	return layout.finish()
+}
+
+// Run builds everything for the set, printing progress and then the timeline.
+func Run(ctx context.Context, set fixed.Set, cacheDir string, out io.Writer) (*Builder, steps.Timeline, error) {
+	b := New(set, cache.Cache{Dir: cacheDir, Waiting: out}, out)
+	plan, err := steps.NewPlan(b.Steps()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	timeline, err := plan.Run(ctx, out)
+	return b, timeline, err
+}

@@ -1,0 +1,215 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dind-cluster/dind-cluster/embed"
+	"github.com/dind-cluster/dind-cluster/steps/cache"
+	"github.com/dind-cluster/dind-cluster/steps/shell"
+)
+
+// ArtifactLabel marks the images the supply chain makes (not cluster objects).
+const ArtifactLabel = "dind-cluster.artifact"
+
+func imageExists(ctx context.Context, tag string) bool {
+	return shell.Docker("image", "inspect", "--format", "{{.Id}}", tag).Run(ctx) == nil
+}
+
+func (b *Builder) baseImageDone(ctx context.Context) (bool, error) {
+	b.BaseImage = "dind-cluster/base:" + b.keys["rootfs-node"]
+	return imageExists(ctx, b.BaseImage), nil
+}
+
+func (b *Builder) buildBaseImage(ctx context.Context) error {
+	unlock, err := b.Cache.Lock(ctx, "image-base")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if imageExists(ctx, b.BaseImage) {
+		return nil
+	}
+	tar := filepath.Join(b.dirs["rootfs-node"], "rootfs.tar")
+	return shell.Docker("import", "--change", "LABEL "+ArtifactLabel+"=base", tar, b.BaseImage).Run(ctx)
+}
+
+// nodeKey covers everything the node image is made of.
+func (b *Builder) nodeKey() (string, error) {
+	files, err := b.nodeFiles()
+	if err != nil {
+		return "", err
+	}
+	in := []string{"recipe=" + recipe, "node", b.BaseImage}
+	for _, c := range []string{"kubernetes", "containerd", "runc", "cni-plugins", "cluster-images"} {
+		in = append(in, c+"="+b.keys[c])
+	}
+	for _, f := range files {
+		in = append(in, f.Path, cache.Key(string(f.Content), f.Link, fmt.Sprint(f.Mode)))
+	}
+	return cache.Key(in...), nil
+}
+
+func (b *Builder) nodeImageDone(ctx context.Context) (bool, error) {
+	key, err := b.nodeKey()
+	if err != nil {
+		return false, err
+	}
+	b.NodeImage = "dind-cluster/node:" + b.Set.Kubernetes + "-" + key
+	return imageExists(ctx, b.NodeImage), nil
+}
+
+// nodeFiles is what goes into the node's file system on top of the base.
+func (b *Builder) nodeFiles() ([]layerEntry, error) {
+	rendered, err := embed.NodeFiles(embed.Values{Kubernetes: b.Set.Kubernetes, Images: Images(b.Set)})
+	if err != nil {
+		return nil, err
+	}
+	var out []layerEntry
+	for _, f := range rendered {
+		out = append(out, layerEntry{Path: strings.TrimPrefix(f.Path, "/"), Mode: f.Mode, Content: f.Content})
+	}
+	for _, unit := range []string{"containerd", "kubelet", "dindnet"} {
+		out = append(out, layerEntry{Path: "etc/systemd/system/multi-user.target.wants/" + unit + ".service",
+			Link: "/etc/systemd/system/" + unit + ".service"})
+	}
+	for comp, names := range map[string][]string{
+		"kubernetes": {"kubeadm", "kubelet", "kubectl"},
+		"containerd": {"containerd", "containerd-shim-runc-v2", "ctr"},
+		"runc":       {"runc"},
+	} {
+		for _, n := range names {
+			out = append(out, layerEntry{Path: "usr/local/bin/" + n, Mode: 0o755, From: b.bin(comp, n)})
+		}
+	}
+	for _, n := range []string{"bridge", "ptp", "loopback", "host-local", "portmap"} {
+		out = append(out, layerEntry{Path: "opt/cni/bin/" + n, Mode: 0o755, From: b.bin("cni-plugins", n)})
+	}
+	return out, nil
+}
+
+// buildNodeImage puts the node files on the base image, then preloads the
+// cluster images into the node's containerd, so that no `up` imports or
+// pulls anything.
+func (b *Builder) buildNodeImage(ctx context.Context) error {
+	unlock, err := b.Cache.Lock(ctx, "image-node-"+b.NodeImage)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if imageExists(ctx, b.NodeImage) {
+		return nil
+	}
+	id := strings.ReplaceAll(strings.TrimPrefix(b.NodeImage, "dind-cluster/node:"), ".", "-")
+	stage, preload, final := "dind-build-stage-"+id, "dind-build-preload-"+id, "dind-build-final-"+id
+	stageImage := "dind-cluster/node-stage:" + id
+	defer func() {
+		// The plan's context may be cancelled: clean up regardless.
+		cleanup, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		shell.Docker("rm", "--force", "--volumes", stage, preload, final).Run(cleanup)
+		shell.Docker("rmi", "--force", stageImage).Run(cleanup)
+	}()
+	label := "--label=" + ArtifactLabel + "=build"
+
+	files, err := b.nodeFiles()
+	if err != nil {
+		return err
+	}
+	if err := shell.Docker("create", "--name", stage, label, b.BaseImage, "/sbin/init").Run(ctx); err != nil {
+		return err
+	}
+	if err := streamInto(ctx, func(w io.Writer) error { return writeLayer(w, files) }, stage, "/"); err != nil {
+		return fmt.Errorf("copying node files: %w", err)
+	}
+	if err := shell.Docker("commit", stage, stageImage).Run(ctx); err != nil {
+		return err
+	}
+
+	b.Engine.ProbePrivileged(ctx, stageImage)
+	run := append([]string{"run", "--detach", "--name", preload, label}, b.Engine.NodeFlags()...)
+	run = append(run, "--entrypoint", "/usr/local/bin/containerd", stageImage)
+	if err := shell.Docker(run...).Run(ctx); err != nil {
+		return fmt.Errorf("starting containerd to preload images: %w", err)
+	}
+	if err := waitFor(ctx, 60*time.Second, "containerd in "+preload, func() error {
+		return shell.Docker("exec", preload, "ctr", "version").Run(ctx)
+	}); err != nil {
+		return err
+	}
+	oci := filepath.Join(b.dirs["cluster-images"], "oci")
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarDir(pw, oci)) }()
+	if err := shell.Docker("exec", "-i", preload, "ctr", "-n", "k8s.io", "images", "import", "-").WithStdin(pr).Run(ctx); err != nil {
+		pr.CloseWithError(err)
+		return fmt.Errorf("importing cluster images: %w", err)
+	}
+	listed, err := shell.Docker("exec", preload, "ctr", "-n", "k8s.io", "images", "list", "--quiet").Lines(ctx)
+	if err != nil {
+		return err
+	}
+	for _, want := range Images(b.Set).All() {
+		if !contains(listed, want) {
+			return fmt.Errorf("image %s is missing from the node's containerd after import (have %s)", want, strings.Join(listed, ", "))
+		}
+	}
+	if err := shell.Docker("stop", preload).Run(ctx); err != nil {
+		return err
+	}
+	if err := shell.Docker("create", "--name", final, label, stageImage).Run(ctx); err != nil {
+		return err
+	}
+	if err := streamInto(ctx, func(w io.Writer) error {
+		return shell.Docker("cp", "--archive", preload+":/var/lib/containerd", "-").WithStdout(w).Run(ctx)
+	}, final, "/var/lib/"); err != nil {
+		return fmt.Errorf("copying the preloaded containerd state: %w", err)
+	}
+	return shell.Docker("commit",
+		"--change", `ENTRYPOINT ["/usr/local/bin/dind-entrypoint"]`,
+		"--change", `CMD ["/sbin/init"]`,
+		"--change", "ENV container=docker",
+		"--change", "LABEL "+ArtifactLabel+"=node",
+		"--change", "LABEL dind-cluster.kubernetes="+b.Set.Kubernetes,
+		final, b.NodeImage).Run(ctx)
+}
+
+// streamInto copies the tar that write produces into container:dir with
+// `docker cp`, which works against a remote engine too.
+func streamInto(ctx context.Context, write func(io.Writer) error, container, dir string) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(write(pw)) }()
+	err := shell.Docker("cp", "--archive", "-", container+":"+dir).WithStdin(pr).Run(ctx)
+	pr.CloseWithError(io.ErrClosedPipe)
+	return err
+}
+
+func waitFor(ctx context.Context, limit time.Duration, what string, try func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := try()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s: %w", what, limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dind-cluster/dind-cluster/embed"
+	"github.com/dind-cluster/dind-cluster/steps/shell"
+)
+
+// createNetwork makes the management network, or checks that the one of the
+// same name is ours and has the configured subnet.
+func (c *Cluster) createNetwork(ctx context.Context) error {
+	name, subnet := c.Cfg.NetworkName(), c.Cfg.MgmtCIDR().String()
+	have, err := shell.Docker("network", "inspect", "--format",
+		`{{range .IPAM.Config}}{{.Subnet}} {{end}}|{{index .Labels "`+labelOwner()+`"}}`, name).Output(ctx)
+	if err == nil {
+		subnets, owner, _ := strings.Cut(have, "|")
+		if owner == "" {
+			return fmt.Errorf("a Docker network named %s exists and is not dind-cluster's: remove it or set CLUSTER_ID or DIND_LABEL", name)
+		}
+		if !strings.Contains(" "+subnets, " "+subnet+" ") {
+			return fmt.Errorf("network %s has subnet %s, but MGMT_CIDRS asks for %s: run clean first", name, strings.TrimSpace(subnets), subnet)
+		}
+		return nil
+	}
+	args := append([]string{"network", "create", "--driver", "bridge", "--subnet", subnet,
+		"--gateway", c.Cfg.Gateway().String()}, c.labelFlags()...)
+	if err := shell.Docker(append(args, name)...).Run(ctx); err != nil {
+		if strings.Contains(err.Error(), "overlap") {
+			return fmt.Errorf("MGMT_CIDRS=%s overlaps a Docker network that exists: choose another MGMT_CIDRS or CLUSTER_ID (%w)", subnet, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func labelOwner() string { return "dind-cluster" }
+
+// runNode creates node n's container from image, places its per-node files
+// and starts it. port is the API server's host port for the master, 0 for
+// a free one.
+func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, files []embed.File) error {
+	args := []string{"create", "--name", n.Name, "--hostname", n.Name,
+		"--network", c.Cfg.NetworkName(), "--ip", n.IP, "--label", "dind-cluster.node=" + n.Name}
+	args = append(args, c.labelFlags()...)
+	args = append(args, c.Engine.NodeFlags()...)
+	if n.Index == 0 {
+		publish := "127.0.0.1::" + strconv.Itoa(apiServerPort)
+		if port != 0 {
+			publish = fmt.Sprintf("127.0.0.1:%d:%d", port, apiServerPort)
+		}
+		args = append(args, "--publish", publish)
+	}
+	if err := shell.Docker(append(args, image)...).Run(ctx); err != nil {
+		if strings.Contains(err.Error(), "port is already allocated") {
+			return fmt.Errorf("APISERVER_PORT=%d is taken on the Docker host: choose another or leave it empty for a free one (%w)", port, err)
+		}
+		return fmt.Errorf("creating node %s: %w", n.Name, err)
+	}
+	if len(files) > 0 {
+		if err := copyFiles(ctx, n.Name, files); err != nil {
+			return fmt.Errorf("placing files in %s: %w", n.Name, err)
+		}
+	}
+	if err := shell.Docker("start", n.Name).Run(ctx); err != nil {
+		return fmt.Errorf("starting node %s: %w", n.Name, err)
+	}
+	return c.waitContainerd(ctx, n)
+}
+
+// waitContainerd waits until the node has booted far enough to run kubeadm.
+func (c *Cluster) waitContainerd(ctx context.Context, n Node) error {
+	return poll(ctx, 2*time.Minute, "containerd on "+n.Name, func() error {
+		return shell.Docker("exec", n.Name, "ctr", "--timeout", "2s", "version").Run(ctx)
+	})
+}
+
+// nodeFiles are the files that make node n part of this cluster: its pod
+// subnet, the routes to the others' and its kubeadm configuration.
+func (c *Cluster) nodeFiles(n Node) ([]embed.File, error) {
+	v := c.values(n)
+	cni, err := embed.Render("cni/bridge.conflist.tmpl", v)
+	if err != nil {
+		return nil, err
+	}
+	kubeadmFile, kubeadmTemplate := "/etc/kubeadm/join.yaml", "kubeadm/v1beta4/join.yaml.tmpl"
+	if n.Index == 0 {
+		kubeadmFile, kubeadmTemplate = "/etc/kubeadm/init.yaml", "kubeadm/v1beta4/init.yaml.tmpl"
+	}
+	kubeadm, err := embed.Render(kubeadmTemplate, v)
+	if err != nil {
+		return nil, err
+	}
+	return []embed.File{
+		{Path: "/etc/cni/net.d/10-dindnet.conflist", Mode: 0o644, Content: cni},
+		{Path: "/etc/dind/network.env", Mode: 0o644, Content: []byte(fmt.Sprintf(
+			"POD_SUBNET=%s\nPOD_NETWORK_CIDR=%s\n", v.PodSubnet, v.PodNetworkCIDR))},
+		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(c.routes(n))},
+		{Path: kubeadmFile, Mode: 0o600, Content: kubeadm},
+	}, nil
+}
+
+// routes lead from node n to every other node's pod subnet.
+func (c *Cluster) routes(n Node) string {
+	var b strings.Builder
+	for _, other := range c.Nodes() {
+		if other.Index != n.Index {
+			fmt.Fprintf(&b, "%s via %s\n", c.Cfg.PodSubnet(other.Index), other.IP)
+		}
+	}
+	return b.String()
+}
+
+// copyFiles streams files into a container with `docker cp`, which works on
+// a created container and against a remote engine.
+func copyFiles(ctx context.Context, container string, files []embed.File) error {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		dirs := map[string]bool{}
+		var err error
+		for _, f := range files {
+			parts := strings.Split(strings.TrimPrefix(f.Path, "/"), "/")
+			for i := 1; i < len(parts) && err == nil; i++ {
+				d := strings.Join(parts[:i], "/")
+				if !dirs[d] {
+					dirs[d] = true
+					err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: time.Now()})
+				}
+			}
+			if err == nil {
+				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Path, "/"),
+					Mode: f.Mode, Size: int64(len(f.Content)), ModTime: time.Now()})
+			}
+			if err == nil {
+				_, err = tw.Write(f.Content)
+			}
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	err := shell.Docker("cp", "-", container+":/").WithStdin(pr).Run(ctx)
+	pr.Close()
+	return err
+}
+
+// poll calls try until it succeeds, ctx ends or limit passes.
+func poll(ctx context.Context, limit time.Duration, what string, try func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := try()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s: %w", what, limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,255 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dind-cluster/dind-cluster/steps"
+	"github.com/dind-cluster/dind-cluster/steps/build"
+	"github.com/dind-cluster/dind-cluster/steps/cache"
+	"github.com/dind-cluster/dind-cluster/steps/engine"
+	"github.com/dind-cluster/dind-cluster/steps/shell"
+)
+
+// What Up will do, judged from the containers that exist.
+const (
+	Create  = "create"  // no cluster: bootstrap one
+	Resume  = "resume"  // stopped by down: start it with all it held
+	Restore = "restore" // running: back to the fresh snapshot
+)
+
+// Plan decides what Up does and returns its steps.
+func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
+	containers, err := c.Containers(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot reach a Docker engine: start dockerd, or point DOCKER_HOST at one (%w)", err)
+	}
+	b := build.New(c.Cfg.Versions, cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}, c.Out)
+	plan := b.Steps()
+	plan = append(plan, steps.Step{Name: "preflight", Needs: []string{build.StepEngine, build.StepNodeImage, "kubernetes"},
+		Run: func(ctx context.Context) error {
+			c.Engine, c.NodeImage, c.Kubectl = b.Engine, b.NodeImage, b.KubectlPath()
+			if err := c.guardBtrfs(); err != nil {
+				return err
+			}
+			c.Engine.Privileged = privileged(ctx, b.Cache, c.Engine, c.NodeImage)
+			return c.installKubectl()
+		}})
+
+	mode := c.mode(ctx, containers)
+	nodes := c.Nodes()
+	var ready []string
+	switch mode {
+	case Create:
+		if len(containers) > 0 {
+			c.logf("removing what an unfinished up of %s left", c.Cfg.ClusterName())
+			if err := c.Clean(ctx); err != nil {
+				return "", nil, err
+			}
+		}
+		c.token = newToken()
+		plan = append(plan, steps.Step{Name: "network", Needs: []string{"preflight"}, Run: c.createNetwork})
+		for _, n := range nodes {
+			plan = append(plan, steps.Step{Name: "start-" + n.Name, Needs: []string{"network"}, Run: func(ctx context.Context) error {
+				files, err := c.nodeFiles(n)
+				if err != nil {
+					return err
+				}
+				return c.runNode(ctx, n, c.NodeImage, c.Cfg.APIServerPort, files)
+			}})
+		}
+		plan = append(plan, steps.Step{Name: "kubeadm-init", Needs: []string{"start-" + nodes[0].Name},
+			Run: func(ctx context.Context) error { return c.kubeadmInit(ctx) }})
+		for _, n := range nodes[1:] {
+			plan = append(plan, steps.Step{Name: "join-" + n.Name, Needs: []string{"kubeadm-init", "start-" + n.Name},
+				Run: func(ctx context.Context) error { return c.kubeadmJoin(ctx, n) }})
+			ready = append(ready, "join-"+n.Name)
+		}
+		ready = append(ready, "kubeadm-init")
+	case Resume:
+		for _, n := range nodes {
+			plan = append(plan, steps.Step{Name: "start-" + n.Name, Needs: []string{"preflight"}, Run: func(ctx context.Context) error {
+				if err := shell.Docker("start", n.Name).Run(ctx); err != nil {
+					return err
+				}
+				return c.waitContainerd(ctx, n)
+			}})
+			ready = append(ready, "start-"+n.Name)
+		}
+	case Restore:
+		port := c.Cfg.APIServerPort
+		if port == 0 {
+			port, _ = c.publishedPort(ctx) // keep the port the user's tools know
+		}
+		for _, n := range nodes {
+			plan = append(plan, steps.Step{Name: "restore-" + n.Name, Needs: []string{"preflight"},
+				Run: func(ctx context.Context) error { return c.restoreNode(ctx, n, port) }})
+			ready = append(ready, "restore-"+n.Name)
+		}
+	}
+	first := ready[len(ready)-1]
+	if mode != Create {
+		first = ready[0]
+	}
+	plan = append(plan,
+		steps.Step{Name: "kubeconfig", Needs: []string{first}, Run: func(ctx context.Context) error {
+			port, err := c.publishedPort(ctx)
+			if err != nil {
+				return err
+			}
+			c.Port = port
+			if err := c.writeContext(ctx); err != nil {
+				return err
+			}
+			return c.runPortForwarder(ctx)
+		}},
+		steps.Step{Name: "ready", Needs: append(ready, "kubeconfig"), Run: c.waitReady},
+	)
+	if mode == Create {
+		plan = append(plan, steps.Step{Name: "snapshot", Needs: []string{"ready"}, Run: func(ctx context.Context) error {
+			g, ctx := errgroup.WithContext(ctx)
+			for _, n := range nodes {
+				g.Go(func() error { return c.snapshotNode(ctx, n) })
+			}
+			return g.Wait()
+		}})
+	}
+	return mode, plan, nil
+}
+
+// mode judges what up must do from the containers there are.
+func (c *Cluster) mode(ctx context.Context, containers []Container) string {
+	var names []string
+	running := 0
+	for _, ct := range containers {
+		names = append(names, ct.Name)
+		if ct.State == "running" || ct.State == "paused" {
+			running++
+		}
+	}
+	want := c.Cfg.NodeNames()
+	slices.Sort(want)
+	if !slices.Equal(names, want) || !c.hasSnapshot(ctx) {
+		return Create
+	}
+	if running == len(want) {
+		return Restore
+	}
+	return Resume
+}
+
+func (c *Cluster) guardBtrfs() error {
+	if c.Engine.StorageDriver != "btrfs" || c.Cfg.RunOnBtrfsAnyway {
+		return nil
+	}
+	return errors.New("the Docker engine stores images on btrfs, which dind-cluster does not support: " +
+		"volumes of nodes cannot be cleaned up properly (docker/docker#9939) and kubelet misbehaves on it " +
+		"(kubernetes/kubernetes#38337); set RUN_ON_BTRFS_ANYWAY=y to try anyway")
+}
+
+// privileged probes once per engine whether --privileged works, and
+// remembers the answer in the cache.
+func privileged(ctx context.Context, c cache.Cache, e engine.Engine, image string) bool {
+	key := cache.Key("privileged", e.ID)
+	if c.Has("engines", key+"-yes") {
+		return true
+	}
+	if c.Has("engines", key+"-no") {
+		return false
+	}
+	e.ProbePrivileged(ctx, image)
+	answer := map[bool]string{true: "-yes", false: "-no"}[e.Privileged]
+	c.Fill(ctx, "engines", key+answer, func(string) error { return nil })
+	return e.Privileged
+}
+
+// Down stops the nodes, keeping everything they hold.
+func (c *Cluster) Down(ctx context.Context) error {
+	containers, err := c.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for _, ct := range containers {
+		g.Go(func() error {
+			if ct.State == "paused" {
+				if err := shell.Docker("unpause", ct.Name).Run(ctx); err != nil {
+					return err
+				}
+			}
+			return shell.Docker("stop", "--time", "10", ct.Name).Run(ctx)
+		})
+	}
+	return g.Wait()
+}
+
+// Clean removes every container, volume, network and snapshot of the cluster,
+// and its kubectl context; nothing that is not the cluster's.
+func (c *Cluster) Clean(ctx context.Context) error {
+	var errs *multierror.Error
+	containers, err := shell.Docker("ps", "--all", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
+	errs = multierror.Append(errs, err)
+	if len(containers) > 0 {
+		errs = multierror.Append(errs, shell.Docker(append([]string{"rm", "--force", "--volumes"}, containers...)...).Run(ctx))
+	}
+	networks, err := shell.Docker("network", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
+	errs = multierror.Append(errs, err)
+	if len(networks) > 0 {
+		errs = multierror.Append(errs, shell.Docker(append([]string{"network", "rm"}, networks...)...).Run(ctx))
+	}
+	images, err := shell.Docker("images", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
+	errs = multierror.Append(errs, err)
+	if len(images) > 0 {
+		slices.Sort(images)
+		images = slices.Compact(images)
+		errs = multierror.Append(errs, shell.Docker(append([]string{"rmi", "--force"}, images...)...).Run(ctx))
+	}
+	errs = multierror.Append(errs, c.removeContext(ctx))
+	return errs.ErrorOrNil()
+}
+
+// Status describes the cluster for a person.
+func (c *Cluster) Status(ctx context.Context) (string, error) {
+	containers, err := c.Containers(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(containers) == 0 {
+		return fmt.Sprintf("cluster %s: not created (run up)\n", c.Cfg.ClusterName()), nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster %s, Kubernetes %s, context %s\n", c.Cfg.ClusterName(), c.Cfg.Versions.Kubernetes, c.Cfg.ContextName())
+	for _, ct := range containers {
+		ip, _ := shell.Docker("inspect", "--format",
+			`{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}`, ct.Name).Output(ctx)
+		fmt.Fprintf(&b, "  %-24s %-8s %s\n", ct.Name, ct.State, strings.TrimSpace(ip))
+	}
+	if port, err := c.publishedPort(ctx); err == nil {
+		fmt.Fprintf(&b, "API server: https://127.0.0.1:%d\n", port)
+	}
+	if out, err := c.KubectlOnCluster("get", "nodes", "--output=wide", "--request-timeout=5s").Output(ctx); err == nil {
+		b.WriteString(out + "\n")
+	}
+	return b.String(), nil
+}
+
+// Up runs the plan for cfg and reports what it did.
+func (c *Cluster) Up(ctx context.Context) (string, steps.Timeline, error) {
+	mode, plan, err := c.Plan(ctx)
+	if err != nil {
+		return mode, nil, err
+	}
+	p, err := steps.NewPlan(plan...)
+	if err != nil {
+		return mode, nil, err
+	}
+	c.logf("up: %s cluster %s (%d nodes, Kubernetes %s)", mode, c.Cfg.ClusterName(), len(c.Nodes()), c.Cfg.Versions.Kubernetes)
+	timeline, err := p.Run(ctx, c.Out)
+	return mode, timeline, err
+}
