@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/fixed"
@@ -31,6 +32,7 @@ type Builder struct {
 	Log   io.Writer
 
 	Engine    engine.Engine
+	mu        sync.Mutex
 	dirs      map[string]string // component -> its cache folder
 	keys      map[string]string // component -> its cache key
 	BaseImage string
@@ -96,8 +98,8 @@ func (b *Builder) Steps() []steps.Step {
 		steps.Step{Name: "base-image", Needs: []string{"rootfs-node"}, Done: b.baseImageDone, Run: b.buildBaseImage},
 		b.cached("cluster-images", []string{"kubernetes", "etcd", "coredns", "pause", "rootfs-kube-proxy"},
 			func(arch string) []string {
-				return []string{"images", b.keys["kubernetes"], b.keys["etcd"], b.keys["coredns"], b.keys["pause"],
-					b.keys["rootfs-kube-proxy"], fmt.Sprint(Images(b.Set))}
+				return []string{"images", b.key("kubernetes"), b.key("etcd"), b.key("coredns"), b.key("pause"),
+					b.key("rootfs-kube-proxy"), fmt.Sprint(Images(b.Set))}
 			}, b.buildClusterImages),
 		steps.Step{Name: StepNodeImage,
 			Needs: []string{"base-image", "kubernetes", "containerd", "runc", "cni-plugins", "cluster-images"},
@@ -111,7 +113,9 @@ func (b *Builder) cached(name string, needs []string, inputs func(arch string) [
 	fill func(ctx context.Context, dir string) error) steps.Step {
 	key := func() string {
 		k := cache.Key(append([]string{"recipe=" + recipe, name}, inputs(b.Engine.Arch)...)...)
+		b.mu.Lock()
 		b.keys[name], b.dirs[name] = k, b.Cache.Path(name, k)
+		b.mu.Unlock()
 		return k
 	}
 	return steps.Step{
@@ -206,9 +210,23 @@ func (b *Builder) buildPause(ctx context.Context, dir string) error {
 		WithEnv(goEnv(b.Engine.Arch, false)...).Run(ctx)
 }
 
+// key is a component's cache key, once its step computed it.
+func (b *Builder) key(component string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.keys[component]
+}
+
+// dir is a component's cache folder, once its step computed it.
+func (b *Builder) dir(component string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dirs[component]
+}
+
 // bin is the path of a built binary.
 func (b *Builder) bin(component, name string) string {
-	return filepath.Join(b.dirs[component], "bin", name)
+	return filepath.Join(b.dir(component), "bin", name)
 }
 
 // KubectlPath is the kubectl built for the set; valid once the plan ran.
@@ -228,7 +246,7 @@ func (b *Builder) buildClusterImages(ctx context.Context, dir string) error {
 		{Name: names.APIServer, Files: inPath("kubernetes", "kube-apiserver")},
 		{Name: names.ControllerManager, Files: inPath("kubernetes", "kube-controller-manager")},
 		{Name: names.Scheduler, Files: inPath("kubernetes", "kube-scheduler")},
-		{Name: names.Proxy, BaseTar: filepath.Join(b.dirs["rootfs-kube-proxy"], "rootfs.tar"),
+		{Name: names.Proxy, BaseTar: filepath.Join(b.dir("rootfs-kube-proxy"), "rootfs.tar"),
 			Files: []layerEntry{{Path: "usr/local/bin/kube-proxy", Mode: 0o755, From: b.bin("kubernetes", "kube-proxy")}}},
 		{Name: names.Etcd, Files: inPath("etcd", "etcd")},
 		{Name: names.CoreDNS, Files: []layerEntry{tmp, {Path: "coredns", Mode: 0o755, From: b.bin("coredns", "coredns")}},

@@ -21,7 +21,7 @@ func imageExists(ctx context.Context, tag string) bool {
 }
 
 func (b *Builder) baseImageDone(ctx context.Context) (bool, error) {
-	b.BaseImage = "dind-cluster/base:" + b.keys["rootfs-node"]
+	b.BaseImage = "dind-cluster/base:" + b.key("rootfs-node")
 	return imageExists(ctx, b.BaseImage), nil
 }
 
@@ -34,7 +34,7 @@ func (b *Builder) buildBaseImage(ctx context.Context) error {
 	if imageExists(ctx, b.BaseImage) {
 		return nil
 	}
-	tar := filepath.Join(b.dirs["rootfs-node"], "rootfs.tar")
+	tar := filepath.Join(b.dir("rootfs-node"), "rootfs.tar")
 	return shell.Docker("import", "--change", "LABEL "+ArtifactLabel+"=base", tar, b.BaseImage).Run(ctx)
 }
 
@@ -46,7 +46,7 @@ func (b *Builder) nodeKey() (string, error) {
 	}
 	in := []string{"recipe=" + recipe, "node", b.BaseImage}
 	for _, c := range []string{"kubernetes", "containerd", "runc", "cni-plugins", "cluster-images"} {
-		in = append(in, c+"="+b.keys[c])
+		in = append(in, c+"="+b.key(c))
 	}
 	for _, f := range files {
 		in = append(in, f.Path, cache.Key(string(f.Content), f.Link, fmt.Sprint(f.Mode)))
@@ -141,10 +141,10 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	oci := filepath.Join(b.dirs["cluster-images"], "oci")
+	oci := filepath.Join(b.dir("cluster-images"), "oci")
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(tarDir(pw, oci)) }()
-	if err := shell.Docker("exec", "-i", preload, "ctr", "-n", "k8s.io", "images", "import", "-").WithStdin(pr).Run(ctx); err != nil {
+	if err := shell.Docker("exec", "-i", preload, "ctr", "-n", "k8s.io", "images", "import", "--local", "--discard-unpacked-layers", "-").WithStdin(pr).Run(ctx); err != nil {
 		pr.CloseWithError(err)
 		return fmt.Errorf("importing cluster images: %w", err)
 	}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -77,7 +78,14 @@ func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, f
 // waitContainerd waits until the node has booted far enough to run kubeadm.
 func (c *Cluster) waitContainerd(ctx context.Context, n Node) error {
 	return poll(ctx, 2*time.Minute, "containerd on "+n.Name, func() error {
-		return shell.Docker("exec", n.Name, "ctr", "--timeout", "2s", "version").Run(ctx)
+		err := shell.Docker("exec", n.Name, "ctr", "--timeout", "2s", "version").Run(ctx)
+		if err != nil {
+			if state, _ := shell.Docker("inspect", "--format", "{{.State.Status}}", n.Name).Output(ctx); state != "running" {
+				logs, _ := shell.Docker("logs", "--tail", "20", n.Name).Output(ctx)
+				return permanent(fmt.Errorf("node %s stopped while booting (%s); its last words:\n%s", n.Name, state, logs))
+			}
+		}
+		return err
 	})
 }
 
@@ -152,6 +160,11 @@ func copyFiles(ctx context.Context, container string, files []embed.File) error 
 	return err
 }
 
+// permanentError stops a poll at once.
+type permanentError struct{ error }
+
+func permanent(err error) error { return permanentError{err} }
+
 // poll calls try until it succeeds, ctx ends or limit passes.
 func poll(ctx context.Context, limit time.Duration, what string, try func() error) error {
 	deadline := time.Now().Add(limit)
@@ -159,6 +172,10 @@ func poll(ctx context.Context, limit time.Duration, what string, try func() erro
 		err := try()
 		if err == nil {
 			return nil
+		}
+		var p permanentError
+		if errors.As(err, &p) {
+			return p.error
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -62,7 +62,7 @@ func (e Engine) NodeFlags() []string {
 	flags := []string{
 		"--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
 		"--cgroupns=private", "--tmpfs", "/run", "--tmpfs", "/tmp",
-		"--volume", "/var/lib/containerd", "--device", "/dev/kmsg",
+		"--volume", "/var/lib/containerd", "--volume", "/var/lib/kubelet-root", "--device", "/dev/kmsg",
 		"--env", "container=docker",
 		// systemd shuts down in order on this signal; `docker commit` of
 		// older engines cannot set it in the image.
