@@ -77,6 +77,9 @@ func (b *Builder) nodeFiles() ([]layerEntry, error) {
 		out = append(out, layerEntry{Path: "etc/systemd/system/multi-user.target.wants/" + unit + ".service",
 			Link: "/etc/systemd/system/" + unit + ".service"})
 	}
+	for _, unit := range bootMasked {
+		out = append(out, layerEntry{Path: "etc/systemd/system/" + unit, Link: "/dev/null"})
+	}
 	for comp, names := range map[string][]string{
 		"kubernetes": {"kubeadm", "kubelet", "kubectl"},
 		"containerd": {"containerd", "containerd-shim-runc-v2", "ctr"},
@@ -90,6 +93,15 @@ func (b *Builder) nodeFiles() ([]layerEntry, error) {
 		out = append(out, layerEntry{Path: "opt/cni/bin/" + n, Mode: 0o755, From: b.bin("cni-plugins", n)})
 	}
 	return out, nil
+}
+
+// bootMasked are units a node has no use for; left in, they double its boot time.
+var bootMasked = []string{
+	"modprobe@.service", "systemd-sysusers.service", "systemd-update-utmp.service",
+	"systemd-update-utmp-runlevel.service", "systemd-tmpfiles-setup-dev.service", "systemd-journal-flush.service",
+	"systemd-random-seed.service", "systemd-pstore.service", "ldconfig.service", "e2scrub_reap.service",
+	"systemd-hwdb-update.service", "systemd-journal-catalog-update.service", "systemd-update-done.service",
+	"systemd-machine-id-commit.service", "systemd-logind.service", "getty.target",
 }
 
 // buildNodeImage puts the node files on the base image, then preloads the
@@ -131,7 +143,7 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	}
 
 	b.Engine.ProbePrivileged(ctx, stageImage)
-	run := append([]string{"run", "--detach", "--name", preload, label}, b.Engine.NodeFlags()...)
+	run := append([]string{"run", "--detach", "--name", preload, label}, b.Engine.NodeFlags("")...)
 	run = append(run, "--entrypoint", "/usr/local/bin/containerd", stageImage)
 	if err := shell.Docker(run...).Run(ctx); err != nil {
 		return fmt.Errorf("starting containerd to preload images: %w", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/embed"
+	"github.com/dind-cluster/dind-cluster/steps/engine"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
@@ -41,6 +42,9 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 	return nil
 }
 
+// volumePrefix names node n's volumes, as the seed named them.
+func volumePrefix(n Node) string { return "kubeadm-dind-" + n.Name }
+
 func labelOwner() string { return "dind-cluster" }
 
 // runNode creates node n's container from image, places its per-node files
@@ -50,7 +54,14 @@ func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, f
 	args := []string{"create", "--name", n.Name, "--hostname", n.Name,
 		"--network", c.Cfg.NetworkName(), "--ip", n.IP, "--label", "dind-cluster.node=" + n.Name}
 	args = append(args, c.labelFlags()...)
-	args = append(args, c.Engine.NodeFlags()...)
+	for name := range engine.NodeVolumes {
+		// Creating a volume that exists is a no-op: a restored node keeps its own.
+		create := append([]string{"volume", "create"}, c.labelFlags()...)
+		if err := shell.Docker(append(create, volumePrefix(n)+"-"+name)...).Run(ctx); err != nil {
+			return err
+		}
+	}
+	args = append(args, c.Engine.NodeFlags(volumePrefix(n))...)
 	if n.Index == 0 {
 		publish := "127.0.0.1::" + strconv.Itoa(apiServerPort)
 		if port != 0 {
@@ -72,7 +83,7 @@ func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, f
 	if err := shell.Docker("start", n.Name).Run(ctx); err != nil {
 		return fmt.Errorf("starting node %s: %w", n.Name, err)
 	}
-	return c.waitContainerd(ctx, n)
+	return nil
 }
 
 // waitContainerd waits until the node has booted far enough to run kubeadm.
@@ -186,7 +197,7 @@ func poll(ctx context.Context, limit time.Duration, what string, try func() erro
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(400 * time.Millisecond):
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/sync/errgroup"
@@ -42,13 +43,15 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			return c.installKubectl()
 		}})
 
+	started := time.Now()
 	mode := c.mode(ctx, containers)
 	nodes := c.Nodes()
 	var ready []string
 	switch mode {
 	case Create:
-		if len(containers) > 0 {
-			c.logf("removing what an unfinished up of %s left", c.Cfg.ClusterName())
+		volumes, _ := shell.Docker("volume", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
+		if len(containers) > 0 || len(volumes) > 0 {
+			c.logf("removing what an earlier up of %s left", c.Cfg.ClusterName())
 			if err := c.Clean(ctx); err != nil {
 				return "", nil, err
 			}
@@ -75,10 +78,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 	case Resume:
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: "start-" + n.Name, Needs: []string{"preflight"}, Run: func(ctx context.Context) error {
-				if err := shell.Docker("start", n.Name).Run(ctx); err != nil {
-					return err
-				}
-				return c.waitContainerd(ctx, n)
+				return shell.Docker("start", n.Name).Run(ctx)
 			}})
 			ready = append(ready, "start-"+n.Name)
 		}
@@ -109,7 +109,9 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			}
 			return c.runPortForwarder(ctx)
 		}},
-		steps.Step{Name: "ready", Needs: append(ready, "kubeconfig"), Run: c.waitReady},
+		steps.Step{Name: "ready", Needs: append(ready, "kubeconfig"), Run: func(ctx context.Context) error {
+			return c.waitReady(ctx, started)
+		}},
 	)
 	if mode == Create {
 		plan = append(plan, steps.Step{Name: "snapshot", Needs: []string{"ready"}, Run: func(ctx context.Context) error {
@@ -183,7 +185,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 					return err
 				}
 			}
-			return shell.Docker("stop", "--time", "10", ct.Name).Run(ctx)
+			return shell.Docker("stop", "--time", "3", ct.Name).Run(ctx)
 		})
 	}
 	return g.Wait()
@@ -197,6 +199,11 @@ func (c *Cluster) Clean(ctx context.Context) error {
 	errs = multierror.Append(errs, err)
 	if len(containers) > 0 {
 		errs = multierror.Append(errs, shell.Docker(append([]string{"rm", "--force", "--volumes"}, containers...)...).Run(ctx))
+	}
+	volumes, err := shell.Docker("volume", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
+	errs = multierror.Append(errs, err)
+	if len(volumes) > 0 {
+		errs = multierror.Append(errs, shell.Docker(append([]string{"volume", "rm", "--force"}, volumes...)...).Run(ctx))
 	}
 	networks, err := shell.Docker("network", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
 	errs = multierror.Append(errs, err)

@@ -34,9 +34,11 @@ func (c *Cluster) hasSnapshot(ctx context.Context) bool {
 	return true
 }
 
-// restoreNode replaces node n by a fresh container of its snapshot.
+// restoreNode replaces node n by a fresh container of its snapshot. The node
+// keeps its volumes: kubelet removes the pods that the snapshot does not
+// know, and the preloaded images need no copying.
 func (c *Cluster) restoreNode(ctx context.Context, n Node, port int) error {
-	if err := shell.Docker("rm", "--force", "--volumes", n.Name).Run(ctx); err != nil {
+	if err := shell.Docker("rm", "--force", n.Name).Run(ctx); err != nil {
 		return err
 	}
 	return c.runNode(ctx, n, c.snapshotImage(n), port, nil)

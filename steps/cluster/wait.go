@@ -7,20 +7,22 @@ import (
 	"time"
 )
 
-// waitReady waits until every configured node is Ready and CoreDNS is
-// available.
-func (c *Cluster) waitReady(ctx context.Context) error {
+// waitReady waits until every configured node is Ready and a CoreDNS pod
+// serves. Only reports made after since count: a restored or resumed cluster
+// still holds the Ready states of before it stopped.
+func (c *Cluster) waitReady(ctx context.Context, since time.Time) error {
+	since = since.Add(-2 * time.Second).Truncate(time.Second) // the API's timestamps have seconds only
 	want := c.Cfg.NodeNames()
 	err := poll(ctx, 3*time.Minute, "nodes", func() error {
 		lines, err := c.KubectlOnCluster("get", "nodes", "--output=jsonpath="+
-			`{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`).Lines(ctx)
+			`{range .items[*]}{.metadata.name}={range .status.conditions[?(@.type=="Ready")]}{.status}={.lastHeartbeatTime}{end}{"\n"}{end}`).Lines(ctx)
 		if err != nil {
 			return err
 		}
 		ready := map[string]bool{}
 		for _, l := range lines {
-			name, status, _ := strings.Cut(l, "=")
-			ready[name] = status == "True"
+			f := strings.SplitN(l, "=", 3)
+			ready[f[0]] = len(f) == 3 && f[1] == "True" && fresh(f[2], since)
 		}
 		var notReady []string
 		for _, n := range want {
@@ -37,14 +39,22 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		return err
 	}
 	return poll(ctx, 3*time.Minute, "CoreDNS", func() error {
-		out, err := c.KubectlOnCluster("--namespace=kube-system", "get", "deployment", "coredns", "--output=jsonpath="+
-			`{.status.conditions[?(@.type=="Available")].status}/{.status.readyReplicas}`).Output(ctx)
+		lines, err := c.KubectlOnCluster("--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-dns", "--output=jsonpath="+
+			`{range .items[*]}{range .status.conditions[?(@.type=="Ready")]}{.status}={.lastTransitionTime}{end}{"\n"}{end}`).Lines(ctx)
 		if err != nil {
 			return err
 		}
-		if !strings.HasPrefix(out, "True/") || strings.HasSuffix(out, "/") || strings.HasSuffix(out, "/0") {
-			return fmt.Errorf("deployment coredns is not available (%s)", out)
+		for _, l := range lines {
+			status, at, _ := strings.Cut(l, "=")
+			if status == "True" && fresh(at, since) {
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("no CoreDNS pod is ready yet")
 	})
+}
+
+func fresh(timestamp string, since time.Time) bool {
+	t, err := time.Parse(time.RFC3339, timestamp)
+	return err == nil && !t.Before(since)
 }

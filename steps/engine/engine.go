@@ -56,17 +56,31 @@ func (e *Engine) ProbePrivileged(ctx context.Context, image string) {
 	e.Privileged = err == nil
 }
 
+// NodeVolumes are the folders of a node that live on Docker volumes: the
+// nested containerd's overlay snapshots and kubelet's pods cannot live on an
+// overlay or FUSE root file system.
+var NodeVolumes = map[string]string{"containerd": "/var/lib/containerd", "kubelet": "/var/lib/kubelet-root"}
+
 // NodeFlags are the `docker run` flags that let systemd, containerd and
-// kubelet run inside a container on this engine.
-func (e Engine) NodeFlags() []string {
+// kubelet run inside a container on this engine. With volumePrefix set the
+// node's volumes are the named volumes volumePrefix-containerd and
+// volumePrefix-kubelet, which outlive the container; otherwise they are
+// anonymous.
+func (e Engine) NodeFlags(volumePrefix string) []string {
 	flags := []string{
 		"--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-		"--cgroupns=private", "--tmpfs", "/run", "--tmpfs", "/tmp",
-		"--volume", "/var/lib/containerd", "--volume", "/var/lib/kubelet-root", "--device", "/dev/kmsg",
+		"--cgroupns=private", "--tmpfs", "/run", "--tmpfs", "/tmp", "--device", "/dev/kmsg",
 		"--env", "container=docker",
 		// systemd shuts down in order on this signal; `docker commit` of
 		// older engines cannot set it in the image.
 		"--stop-signal", "SIGRTMIN+3",
+	}
+	for _, name := range []string{"containerd", "kubelet"} {
+		v := NodeVolumes[name]
+		if volumePrefix != "" {
+			v = volumePrefix + "-" + name + ":" + v
+		}
+		flags = append(flags, "--volume", v)
 	}
 	if e.Privileged {
 		return append([]string{"--privileged"}, flags...)
