@@ -15,6 +15,18 @@ import (
 	"github.com/dind-cluster/dind-cluster/steps/cluster"
 )
 
+// Aliases keep the seed's spellings of commands working.
+var Aliases = map[string]interface{}{}
+
+// Load copies an image from the Docker engine into every node, for pods to use without a registry.
+func Load(ctx context.Context, image string) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.Load(ctx, image)
+}
+
 // Build builds every binary and image of the Kubernetes version set, offline, and prints the timeline.
 func Build(ctx context.Context) error {
 	cfg, err := config.FromEnvironment()

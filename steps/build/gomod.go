@@ -23,11 +23,11 @@ type goBuild struct {
 	// Staging, when set, replaces each ./staging module that the module's own
 	// go.mod points at by its published release of this version.
 	Staging string
-	Tags     []string
-	LDFlags  []string
-	CGO      bool
-	Static   bool              // cgo only: link statically
-	Rename   map[string]string // output name => final name
+	Tags    []string
+	LDFlags []string
+	CGO     bool
+	Static  bool              // cgo only: link statically
+	Rename  map[string]string // output name => final name
 }
 
 // inputs are what the cache key of this build is made of.

@@ -201,3 +201,38 @@ func poll(ctx context.Context, limit time.Duration, what string, try func() erro
 		}
 	}
 }
+
+// Load copies an image of the Docker engine into every node's containerd,
+// so that pods can use it without a registry.
+func (c *Cluster) Load(ctx context.Context, image string) error {
+	containers, err := c.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(containers) == 0 {
+		return fmt.Errorf("cluster %s has no nodes: run up first", c.Cfg.ClusterName())
+	}
+	if err := shell.Docker("image", "inspect", "--format", "{{.Id}}", image).Run(ctx); err != nil {
+		return fmt.Errorf("no image %s in the Docker engine: build or tag it first", image)
+	}
+	errs := make(chan error, len(containers))
+	for _, ct := range containers {
+		go func() {
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(shell.Docker("save", image).WithStdout(pw).Run(ctx)) }()
+			err := shell.Docker("exec", "-i", ct.Name, "ctr", "-n", "k8s.io", "images", "import", "--local", "-").WithStdin(pr).Run(ctx)
+			pr.Close()
+			if err != nil {
+				err = fmt.Errorf("loading %s into %s: %w", image, ct.Name, err)
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range containers {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
