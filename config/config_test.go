@@ -125,8 +125,6 @@ func TestValidKnobs(t *testing.T) {
 		{map[string]string{"KUBE_RSYNC_PORT": "8730"}, func(c *Config) any { return c.RsyncPort }, 8730},
 		{map[string]string{"DIND_PORT_FORWARDER": forwarder}, func(c *Config) any { return c.PortForwarder }, forwarder},
 		{map[string]string{"RUN_ON_BTRFS_ANYWAY": "y"}, func(c *Config) any { return c.RunOnBtrfsAnyway }, true},
-		{map[string]string{"BUILD_KUBEADM": "y"}, func(c *Config) any { return c.BuildKubeadm }, true},
-		{map[string]string{"BUILD_HYPERKUBE": "false"}, func(c *Config) any { return c.BuildHyperkube }, true}, // non-empty, as in the seed
 		{map[string]string{"KUBEADM_DIND_LOCAL": "1"}, func(c *Config) any { return c.LocalBuild }, true},
 		{map[string]string{"DIND_CACHE_DIR": "/cache"}, func(c *Config) any { return c.CacheDir }, "/cache"},
 		{map[string]string{"KUBECONFIG": "/a/config"}, func(c *Config) any { return c.Kubeconfig }, "/a/config"},
@@ -157,6 +155,8 @@ func TestInvalidKnobs(t *testing.T) {
 		wantErr string // every error starts with VAR=value
 	}{
 		{map[string]string{"DIND_K8S_VERSION": "1.20"}, "DIND_K8S_VERSION=1.20: "},
+		{map[string]string{"BUILD_KUBEADM": "y"}, "BUILD_KUBEADM=y: building from a Kubernetes checkout is not implemented yet"},
+		{map[string]string{"BUILD_HYPERKUBE": "y"}, "BUILD_HYPERKUBE=y: "},
 		{map[string]string{"NUM_NODES": "-1"}, "NUM_NODES=-1: must be a whole number from 0 to 100"},
 		{map[string]string{"NUM_NODES": "101"}, "NUM_NODES=101: "},
 		{map[string]string{"NUM_NODES": "+3"}, "NUM_NODES=+3: "},

@@ -9,14 +9,18 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 
 	"github.com/dind-cluster/dind-cluster/config"
+	"github.com/dind-cluster/dind-cluster/steps/bench"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cluster"
 )
 
 // Aliases keep the seed's spellings of commands working.
-var Aliases = map[string]interface{}{}
+var Aliases = map[string]interface{}{
+	"apiserver-port": ApiserverPort,
+}
 
 // Load copies an image from the Docker engine into every node, for pods to use without a registry.
 func Load(ctx context.Context, image string) error {
@@ -91,10 +95,90 @@ func Status(ctx context.Context) error {
 	return err
 }
 
+// Restore brings the cluster back to its snapshot: as fresh as after its first up.
+func Restore(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	c.ForceRestore = true
+	_, timeline, err := c.Up(ctx)
+	fmt.Println()
+	timeline.Print(os.Stdout)
+	return err
+}
+
+// Snapshot makes the cluster's present state the one up and restore go back to.
+func Snapshot(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.Snapshot(ctx)
+}
+
+// Pause freezes every node of the cluster.
+func Pause(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.SetPaused(ctx, true)
+}
+
+// Unpause thaws the nodes pause froze.
+func Unpause(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.SetPaused(ctx, false)
+}
+
+// ApiserverPort prints the port the API server is published on, on the Docker host's 127.0.0.1.
+func ApiserverPort(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	port, err := c.APIServerPort(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println(port)
+	return nil
+}
+
 func newCluster() (*cluster.Cluster, error) {
 	cfg, err := config.FromEnvironment()
 	if err != nil {
 		return nil, err
 	}
 	return cluster.New(cfg, os.Stdout), nil
+}
+
+// Test runs every test: unit tests, and integration tests that build the default version and bring real clusters up (CLUSTER_ID=9).
+func Test(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=85m", "-v", "./...")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
+// Bench measures build (warm), up, restore, down, resume, clean and idle memory of the configured cluster, records and prints them.
+func Bench(ctx context.Context) error {
+	cfg, err := config.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	figures, err := bench.Run(ctx, cfg, os.Stderr)
+	fmt.Println()
+	path, recErr := bench.Record(figures, cfg.CacheDir, os.Stdout)
+	if err != nil {
+		return err
+	}
+	if recErr != nil {
+		return recErr
+	}
+	fmt.Println("recorded in", path)
+	return nil
 }

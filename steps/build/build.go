@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/fixed"
@@ -270,5 +271,60 @@ func Run(ctx context.Context, set fixed.Set, cacheDir string, out io.Writer) (*B
 		return nil, nil, err
 	}
 	timeline, err := plan.Run(ctx, out)
+	if recErr := RecordTimings(cacheDir, timeline); recErr != nil && err == nil {
+		err = recErr
+	}
 	return b, timeline, err
+}
+
+// timingsFile is where every build records how long its steps took, so that
+// bench can report the cold figures of the last real build.
+const timingsFile = "build-timings.log"
+
+// RecordTimings appends the supply-chain steps that ran (not cache hits) to
+// the cache's timings log.
+func RecordTimings(cacheDir string, timeline steps.Timeline) error {
+	supply := map[string]bool{}
+	for _, s := range New(fixed.Default, cache.Cache{}, nil).Steps() {
+		supply[s.Name] = true
+	}
+	var lines strings.Builder
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, e := range timeline {
+		if supply[e.Step] && e.Outcome == steps.Ran {
+			fmt.Fprintf(&lines, "%s %s %.1f\n", now, e.Step, e.Duration.Seconds())
+		}
+	}
+	if lines.Len() == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(cacheDir, timingsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString(lines.String())
+	return err
+}
+
+// LastTimings reads, for each supply-chain step, the duration of the last
+// time it really ran, and when.
+func LastTimings(cacheDir string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(cacheDir, timingsFile))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	last := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 {
+			last[f[1]] = f[2] + "s (" + f[0] + ")"
+		}
+	}
+	return last, nil
 }

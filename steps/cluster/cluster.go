@@ -31,7 +31,9 @@ type Cluster struct {
 	Kubectl   string // a kubectl of the cluster's version
 	// Port is the API server's port on the Docker host's 127.0.0.1.
 	Port  int
-	token string
+	// ForceRestore makes up go back to the snapshot whatever the nodes' state.
+	ForceRestore bool
+	token        string
 }
 
 // New prepares a cluster of cfg.

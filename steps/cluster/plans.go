@@ -45,6 +45,12 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 
 	started := time.Now()
 	mode := c.mode(ctx, containers)
+	if c.ForceRestore {
+		if !c.hasSnapshot(ctx) {
+			return "", nil, fmt.Errorf("cluster %s has no snapshot to restore: run up", c.Cfg.ClusterName())
+		}
+		mode = Restore
+	}
 	nodes := c.Nodes()
 	var ready []string
 	switch mode {
@@ -84,11 +90,16 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		}
 	case Restore:
 		port := c.Cfg.APIServerPort
+		needs := []string{"preflight"}
+		if _, err := shell.Docker("network", "inspect", c.Cfg.NetworkName()).Output(ctx); err != nil {
+			plan = append(plan, steps.Step{Name: "network", Needs: needs, Run: c.createNetwork})
+			needs = []string{"network"}
+		}
 		if port == 0 {
 			port, _ = c.publishedPort(ctx) // keep the port the user's tools know
 		}
 		for _, n := range nodes {
-			plan = append(plan, steps.Step{Name: "restore-" + n.Name, Needs: []string{"preflight"},
+			plan = append(plan, steps.Step{Name: "restore-" + n.Name, Needs: needs,
 				Run: func(ctx context.Context) error { return c.restoreNode(ctx, n, port) }})
 			ready = append(ready, "restore-"+n.Name)
 		}
@@ -138,6 +149,11 @@ func (c *Cluster) mode(ctx context.Context, containers []Container) string {
 	want := c.Cfg.NodeNames()
 	slices.Sort(want)
 	if !slices.Equal(names, want) || !c.hasSnapshot(ctx) {
+		return Create
+	}
+	version, _ := shell.Docker("inspect", "--format", `{{index .Config.Labels "dind-cluster.kubernetes"}}`, c.Master().Name).Output(ctx)
+	if version != c.Cfg.Versions.Kubernetes {
+		c.logf("cluster %s runs Kubernetes %s; DIND_K8S_VERSION asks for %s: recreating it", c.Cfg.ClusterName(), version, c.Cfg.Versions.Kubernetes)
 		return Create
 	}
 	if running == len(want) {
@@ -192,32 +208,38 @@ func (c *Cluster) Down(ctx context.Context) error {
 }
 
 // Clean removes every container, volume, network and snapshot of the cluster,
-// and its kubectl context; nothing that is not the cluster's.
+// and its kubectl context; nothing that is not the cluster's. An interrupted
+// up may leave the engine finishing a container it asked for: clean goes
+// round again while something is still in use.
 func (c *Cluster) Clean(ctx context.Context) error {
+	var err error
+	for round := 0; round < 5; round++ {
+		if err = c.removeObjects(ctx); err == nil || !(strings.Contains(err.Error(), "in use") || strings.Contains(err.Error(), "active endpoints")) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return errors.Join(err, c.removeContext(ctx))
+}
+
+func (c *Cluster) removeObjects(ctx context.Context) error {
 	var errs *multierror.Error
-	containers, err := shell.Docker("ps", "--all", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
-	errs = multierror.Append(errs, err)
-	if len(containers) > 0 {
-		errs = multierror.Append(errs, shell.Docker(append([]string{"rm", "--force", "--volumes"}, containers...)...).Run(ctx))
+	remove := func(list, rm []string) {
+		ids, err := shell.Docker(append(list, "--quiet", "--filter", c.labelFilter())...).Lines(ctx)
+		errs = multierror.Append(errs, err)
+		if len(ids) > 0 {
+			slices.Sort(ids)
+			errs = multierror.Append(errs, shell.Docker(append(rm, slices.Compact(ids)...)...).Run(ctx))
+		}
 	}
-	volumes, err := shell.Docker("volume", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
-	errs = multierror.Append(errs, err)
-	if len(volumes) > 0 {
-		errs = multierror.Append(errs, shell.Docker(append([]string{"volume", "rm", "--force"}, volumes...)...).Run(ctx))
-	}
-	networks, err := shell.Docker("network", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
-	errs = multierror.Append(errs, err)
-	if len(networks) > 0 {
-		errs = multierror.Append(errs, shell.Docker(append([]string{"network", "rm"}, networks...)...).Run(ctx))
-	}
-	images, err := shell.Docker("images", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
-	errs = multierror.Append(errs, err)
-	if len(images) > 0 {
-		slices.Sort(images)
-		images = slices.Compact(images)
-		errs = multierror.Append(errs, shell.Docker(append([]string{"rmi", "--force"}, images...)...).Run(ctx))
-	}
-	errs = multierror.Append(errs, c.removeContext(ctx))
+	remove([]string{"ps", "--all"}, []string{"rm", "--force", "--volumes"})
+	remove([]string{"volume", "ls"}, []string{"volume", "rm", "--force"})
+	remove([]string{"network", "ls"}, []string{"network", "rm"})
+	remove([]string{"images"}, []string{"rmi", "--force"})
 	return errs.ErrorOrNil()
 }
 
@@ -258,5 +280,6 @@ func (c *Cluster) Up(ctx context.Context) (string, steps.Timeline, error) {
 	}
 	c.logf("up: %s cluster %s (%d nodes, Kubernetes %s)", mode, c.Cfg.ClusterName(), len(c.Nodes()), c.Cfg.Versions.Kubernetes)
 	timeline, err := p.Run(ctx, c.Out)
+	build.RecordTimings(c.Cfg.CacheDir, timeline)
 	return mode, timeline, err
 }

@@ -1,0 +1,162 @@
+// Package bench measures what the issues set goals for: build from a warm
+// cache, up, restore, down, resume, clean, and the memory of an idle
+// cluster. Figures are printed and recorded; never asserted.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dind-cluster/dind-cluster/config"
+	"github.com/dind-cluster/dind-cluster/steps"
+	"github.com/dind-cluster/dind-cluster/steps/build"
+	"github.com/dind-cluster/dind-cluster/steps/cache"
+	"github.com/dind-cluster/dind-cluster/steps/cluster"
+	"github.com/dind-cluster/dind-cluster/steps/shell"
+)
+
+// Figure is one measurement.
+type Figure struct {
+	Name  string
+	Value string
+	Goal  string
+}
+
+// Run measures the cluster of cfg from scratch: it cleans it first and
+// leaves it running. progress receives the commands' own output.
+func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure, error) {
+	var figures []Figure
+	add := func(name, value, goal string) {
+		figures = append(figures, Figure{name, value, goal})
+		fmt.Fprintf(progress, "bench: %s = %s\n", name, value)
+	}
+	timed := func(name, goal string, f func() error) error {
+		start := time.Now()
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		add(name, seconds(time.Since(start)), goal)
+		return nil
+	}
+
+	if err := timed("build (warm cache)", "< 30s", func() error {
+		_, _, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, progress)
+		return err
+	}); err != nil {
+		return figures, err
+	}
+	last, err := build.LastTimings(cfg.CacheDir)
+	if err != nil {
+		return figures, err
+	}
+	for _, s := range build.New(cfg.Versions, cache.Cache{}, nil).Steps() {
+		if t, ok := last[s.Name]; ok {
+			add("  cold "+s.Name, t, "")
+		}
+	}
+	c := cluster.New(cfg, progress)
+	if err := c.Clean(ctx); err != nil {
+		return figures, err
+	}
+	var created steps.Timeline
+	if err := timed("up (create, artifacts cached)", "<= 20s", func() error {
+		var err error
+		_, created, err = c.Up(ctx)
+		return err
+	}); err != nil {
+		return figures, err
+	}
+	for _, e := range created {
+		if e.Step == "kubeadm-init" {
+			add("  of which kubeadm init", seconds(e.Duration), "")
+		}
+	}
+	time.Sleep(30 * time.Second) // let the cluster settle to idle
+	mem, err := memory(ctx, c)
+	if err != nil {
+		return figures, err
+	}
+	add("memory of the idle cluster", fmt.Sprintf("%.2f GiB", mem), "<= 2 GiB")
+	steps := []struct {
+		name, goal string
+		run        func() error
+	}{
+		{"up (restore a running cluster)", "<= 10s", func() error { _, _, err := c.Up(ctx); return err }},
+		{"down", "<= 5s", func() error { return c.Down(ctx) }},
+		{"up (resume after down)", "", func() error { _, _, err := c.Up(ctx); return err }},
+	}
+	for _, s := range steps {
+		if err := timed(s.name, s.goal, s.run); err != nil {
+			return figures, err
+		}
+	}
+	if err := timed("clean", "<= 10s", func() error { return c.Clean(ctx) }); err != nil {
+		return figures, err
+	}
+	return figures, nil
+}
+
+// memory sums what `docker stats` reports for the cluster's containers, in GiB.
+func memory(ctx context.Context, c *cluster.Cluster) (float64, error) {
+	lines, err := shell.Docker(append([]string{"stats", "--no-stream", "--format", "{{.MemUsage}}"}, c.Cfg.NodeNames()...)...).Lines(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, l := range lines {
+		used, _, _ := strings.Cut(l, "/")
+		b, err := parseSize(strings.TrimSpace(used))
+		if err != nil {
+			return 0, err
+		}
+		total += b
+	}
+	return total / (1 << 30), nil
+}
+
+// parseSize reads docker's human sizes: 512KiB, 1.5GiB, 200MB.
+func parseSize(s string) (float64, error) {
+	units := []struct {
+		suffix string
+		factor float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"kB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil {
+				return 0, fmt.Errorf("docker stats size %q: %w", s, err)
+			}
+			return v * u.factor, nil
+		}
+	}
+	return 0, fmt.Errorf("docker stats size %q has no unit", s)
+}
+
+// Record writes the figures as a table to w and to a dated file under the
+// cache folder, and returns that file's path.
+func Record(figures []Figure, cacheDir string, w io.Writer) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dind-cluster bench, %s\n", time.Now().UTC().Format(time.RFC3339))
+	for _, f := range figures {
+		goal := ""
+		if f.Goal != "" {
+			goal = "goal " + f.Goal
+		}
+		fmt.Fprintf(&b, "%-34s %12s  %s\n", f.Name, f.Value, goal)
+	}
+	fmt.Fprint(w, b.String())
+	dir := filepath.Join(cacheDir, "bench")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, time.Now().UTC().Format("20060102T150405Z")+".txt")
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
