@@ -30,7 +30,7 @@ type Cluster struct {
 	NodeImage string
 	Kubectl   string // a kubectl of the cluster's version
 	// Port is the API server's port on the Docker host's 127.0.0.1.
-	Port  int
+	Port int
 	// ForceRestore makes up go back to the snapshot whatever the nodes' state.
 	ForceRestore bool
 	token        string
