@@ -112,8 +112,17 @@ func (c *Cluster) writeContext(ctx context.Context) error {
 		return err
 	}
 	name := c.Cfg.ContextName()
+	server := fmt.Sprintf("https://127.0.0.1:%d", c.Port)
+	// A restored or resumed cluster keeps its certificates and port: its
+	// context is usually written already.
+	have, err := c.kubectlCmd("config", "view", "--raw", "--output=jsonpath="+
+		`{.clusters[?(@.name=="`+name+`")].cluster.server} {.clusters[?(@.name=="`+name+`")].cluster.certificate-authority-data} `+
+		`{.users[?(@.name=="`+name+`")].user.client-key-data} {.current-context}`).Output(ctx)
+	if err == nil && have == strings.Join([]string{server, fields["certificate-authority-data"], fields["client-key-data"], name}, " ") {
+		return nil
+	}
 	for _, args := range [][]string{
-		{"config", "set-cluster", name, fmt.Sprintf("--server=https://127.0.0.1:%d", c.Port)},
+		{"config", "set-cluster", name, "--server=" + server},
 		{"config", "set", "clusters." + name + ".certificate-authority-data", fields["certificate-authority-data"]},
 		{"config", "set-credentials", name},
 		{"config", "set", "users." + name + ".client-certificate-data", fields["client-certificate-data"]},
