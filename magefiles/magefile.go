@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/steps/bench"
@@ -93,6 +94,32 @@ func Status(ctx context.Context) error {
 	s, err := c.Status(ctx)
 	fmt.Print(s)
 	return err
+}
+
+// Init creates the master alone, passing $DIND_KUBEADM_ARGS to kubeadm init; join adds nodes to it.
+func Init(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	timeline, err := c.Init(ctx, strings.Fields(os.Getenv("DIND_KUBEADM_ARGS")))
+	fmt.Println()
+	timeline.Print(os.Stdout)
+	return err
+}
+
+// Join adds one more node to the running cluster, passing $DIND_KUBEADM_ARGS to kubeadm join.
+func Join(ctx context.Context) error {
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	n, err := c.Join(ctx, strings.Fields(os.Getenv("DIND_KUBEADM_ARGS")))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s joined the cluster at %s\n", n.Name, n.IP)
+	return nil
 }
 
 // Restore brings the cluster back to its snapshot: as fresh as after its first up.

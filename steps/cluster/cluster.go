@@ -33,7 +33,11 @@ type Cluster struct {
 	Port int
 	// ForceRestore makes up go back to the snapshot whatever the nodes' state.
 	ForceRestore bool
-	token        string
+	// InitArgs are passed on to kubeadm init when up creates the cluster.
+	InitArgs []string
+	// expected are nodes beyond NUM_NODES that readiness waits for too.
+	expected []string
+	token    string
 }
 
 // New prepares a cluster of cfg.

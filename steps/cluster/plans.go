@@ -33,15 +33,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 	}
 	b := build.New(c.Cfg.Versions, cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}, c.Out)
 	plan := b.Steps()
-	plan = append(plan, steps.Step{Name: "preflight", Needs: []string{build.StepEngine, build.StepNodeImage, "kubernetes"},
-		Run: func(ctx context.Context) error {
-			c.Engine, c.NodeImage, c.Kubectl = b.Engine, b.NodeImage, b.KubectlPath()
-			if err := c.guardBtrfs(); err != nil {
-				return err
-			}
-			c.Engine.Privileged = privileged(ctx, b.Cache, c.Engine, c.NodeImage)
-			return c.installKubectl()
-		}})
+	plan = append(plan, c.preflight(b))
 
 	started := time.Now()
 	mode := c.mode(ctx, containers)
@@ -74,7 +66,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			}})
 		}
 		plan = append(plan, steps.Step{Name: "kubeadm-init", Needs: []string{"start-" + nodes[0].Name},
-			Run: func(ctx context.Context) error { return c.kubeadmInit(ctx) }})
+			Run: func(ctx context.Context) error { return c.kubeadmInit(ctx, c.InitArgs...) }})
 		for _, n := range nodes[1:] {
 			plan = append(plan, steps.Step{Name: "join-" + n.Name, Needs: []string{"kubeadm-init", "start-" + n.Name},
 				Run: func(ctx context.Context) error { return c.kubeadmJoin(ctx, n) }})
@@ -82,6 +74,10 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		}
 		ready = append(ready, "kubeadm-init")
 	case Resume:
+		for _, n := range c.extraNodes(containers) {
+			nodes = append(nodes, n)
+			c.expected = append(c.expected, n.Name)
+		}
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: "start-" + n.Name, Needs: []string{"preflight"}, Run: func(ctx context.Context) error {
 				return shell.Docker("start", n.Name).Run(ctx)
@@ -97,6 +93,15 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		}
 		if port == 0 {
 			port, _ = c.publishedPort(ctx) // keep the port the user's tools know
+		}
+		for _, n := range c.extraNodes(containers) {
+			c.logf("removing %s, which join added after the snapshot", n.Name)
+			if err := shell.Docker("rm", "--force", n.Name).Run(ctx); err != nil {
+				return "", nil, err
+			}
+			if err := shell.Docker("volume", "rm", "--force", volumePrefix(n)+"-containerd", volumePrefix(n)+"-kubelet").Run(ctx); err != nil {
+				return "", nil, err
+			}
 		}
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: "restore-" + n.Name, Needs: needs,
@@ -121,7 +126,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			return c.runPortForwarder(ctx)
 		}},
 		steps.Step{Name: "ready", Needs: append(ready, "kubeconfig"), Run: func(ctx context.Context) error {
-			return c.waitReady(ctx, started)
+			return c.waitReady(ctx, started, append(c.Cfg.NodeNames(), c.expected...), true)
 		}},
 	)
 	if mode == Create {
@@ -136,11 +141,32 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 	return mode, plan, nil
 }
 
+// preflight takes over what the supply chain b found and built, and checks
+// the engine.
+func (c *Cluster) preflight(b *build.Builder) steps.Step {
+	return steps.Step{Name: "preflight", Needs: []string{build.StepEngine, build.StepNodeImage, "kubernetes"},
+		Run: func(ctx context.Context) error {
+			c.Engine, c.NodeImage, c.Kubectl = b.Engine, b.NodeImage, b.KubectlPath()
+			if err := c.guardBtrfs(); err != nil {
+				return err
+			}
+			c.Engine.Privileged = privileged(ctx, b.Cache, c.Engine, c.NodeImage)
+			return c.installKubectl()
+		}}
+}
+
 // mode judges what up must do from the containers there are.
 func (c *Cluster) mode(ctx context.Context, containers []Container) string {
 	var names []string
 	running := 0
+	extra := map[string]bool{}
+	for _, n := range c.extraNodes(containers) {
+		extra[n.Name] = true
+	}
 	for _, ct := range containers {
+		if extra[ct.Name] {
+			continue
+		}
 		names = append(names, ct.Name)
 		if ct.State == "running" || ct.State == "paused" {
 			running++
@@ -266,6 +292,22 @@ func (c *Cluster) Status(ctx context.Context) (string, error) {
 		b.WriteString(out + "\n")
 	}
 	return b.String(), nil
+}
+
+// Init creates the master alone, passing args to kubeadm init; Join adds
+// workers to it.
+func (c *Cluster) Init(ctx context.Context, args []string) (steps.Timeline, error) {
+	containers, err := c.Containers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(containers) > 0 {
+		return nil, fmt.Errorf("cluster %s exists: run clean before init, or up to restart it", c.Cfg.ClusterName())
+	}
+	c.Cfg.NumNodes = 0
+	c.InitArgs = args
+	_, timeline, err := c.Up(ctx)
+	return timeline, err
 }
 
 // Up runs the plan for cfg and reports what it did.

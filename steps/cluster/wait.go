@@ -7,12 +7,11 @@ import (
 	"time"
 )
 
-// waitReady waits until every configured node is Ready and a CoreDNS pod
-// serves. Only reports made after since count: a restored or resumed cluster
-// still holds the Ready states of before it stopped.
-func (c *Cluster) waitReady(ctx context.Context, since time.Time) error {
+// waitReady waits until the nodes named want are Ready and, with dns, a
+// CoreDNS pod serves. Only reports made after since count: a restored or
+// resumed cluster still holds the Ready states of before it stopped.
+func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string, dns bool) error {
 	since = since.Add(-2 * time.Second).Truncate(time.Second) // the API's timestamps have seconds only
-	want := c.Cfg.NodeNames()
 	err := poll(ctx, 3*time.Minute, "nodes", func() error {
 		lines, err := c.KubectlOnCluster("get", "nodes", "--output=jsonpath="+
 			`{range .items[*]}{.metadata.name}={range .status.conditions[?(@.type=="Ready")]}{.status}={.lastHeartbeatTime}{end}{"\n"}{end}`).Lines(ctx)
@@ -35,7 +34,7 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time) error {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil || !dns {
 		return err
 	}
 	return poll(ctx, 3*time.Minute, "CoreDNS", func() error {
