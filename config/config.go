@@ -148,8 +148,11 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	c.RunOnBtrfsAnyway = l.get("RUN_ON_BTRFS_ANYWAY") != ""
 	c.BuildKubeadm = l.get("BUILD_KUBEADM") != ""
 	c.BuildHyperkube = l.get("BUILD_HYPERKUBE") != ""
-	for name, set := range map[string]bool{"BUILD_KUBEADM": c.BuildKubeadm, "BUILD_HYPERKUBE": c.BuildHyperkube} {
-		if set {
+	for _, b := range []struct {
+		name string
+		set  bool
+	}{{"BUILD_KUBEADM", c.BuildKubeadm}, {"BUILD_HYPERKUBE", c.BuildHyperkube}} {
+		if name, set := b.name, b.set; set {
 			l.fail(name, l.get(name), "building from a Kubernetes checkout is not implemented yet; "+
 				"leave it empty and pick a pinned release with DIND_K8S_VERSION")
 		}

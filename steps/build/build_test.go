@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dind-cluster/dind-cluster/fixed"
+	"github.com/dind-cluster/dind-cluster/steps/cache"
 )
 
 func TestStagingModulesAreReplacedByTheirRelease(t *testing.T) {
@@ -118,5 +119,26 @@ func TestOCILayoutNamesEachImage(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "oci", "blobs", "sha256", strings.TrimPrefix(d.Digest, "sha256:"))); err != nil {
 			t.Errorf("manifest blob missing: %v", err)
 		}
+	}
+}
+
+func TestNodeImageKeyIsStable(t *testing.T) {
+	b := New(fixed.Default, cache.Cache{Dir: t.TempDir()}, nil)
+	for _, c := range []string{"kubernetes", "containerd", "runc", "cni-plugins", "cluster-images"} {
+		b.keys[c], b.dirs[c] = c+"-key", "/cache/"+c
+	}
+	b.BaseImage = "dind-cluster/base:k"
+	first, err := b.nodeKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if k, _ := b.nodeKey(); k != first {
+			t.Fatalf("the node image key changed between calls: %s, then %s", first, k)
+		}
+	}
+	b.keys["runc"] = "other"
+	if k, _ := b.nodeKey(); k == first {
+		t.Error("a new runc does not change the node image key")
 	}
 }

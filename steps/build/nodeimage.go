@@ -80,14 +80,13 @@ func (b *Builder) nodeFiles() ([]layerEntry, error) {
 	for _, unit := range bootMasked {
 		out = append(out, layerEntry{Path: "etc/systemd/system/" + unit, Link: "/dev/null"})
 	}
-	for comp, names := range map[string][]string{
-		"kubernetes": {"kubeadm", "kubelet", "kubectl"},
-		"containerd": {"containerd", "containerd-shim-runc-v2", "ctr"},
-		"runc":       {"runc"},
+	// A slice, not a map: the order goes into the image's cache key.
+	for _, bin := range [][2]string{
+		{"kubernetes", "kubeadm"}, {"kubernetes", "kubelet"}, {"kubernetes", "kubectl"},
+		{"containerd", "containerd"}, {"containerd", "containerd-shim-runc-v2"}, {"containerd", "ctr"},
+		{"runc", "runc"},
 	} {
-		for _, n := range names {
-			out = append(out, layerEntry{Path: "usr/local/bin/" + n, Mode: 0o755, From: b.bin(comp, n)})
-		}
+		out = append(out, layerEntry{Path: "usr/local/bin/" + bin[1], Mode: 0o755, From: b.bin(bin[0], bin[1])})
 	}
 	for _, n := range []string{"bridge", "ptp", "loopback", "host-local", "portmap"} {
 		out = append(out, layerEntry{Path: "opt/cni/bin/" + n, Mode: 0o755, From: b.bin("cni-plugins", n)})
