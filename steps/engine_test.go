@@ -192,3 +192,29 @@ func TestCallerCancellationStopsThePlan(t *testing.T) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
 }
+
+func TestPollRetriesUntilDoneAndStopsOnPermanent(t *testing.T) {
+	tries := 0
+	err := Poll(context.Background(), 5*time.Second, "thing", func() error {
+		tries++
+		if tries < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if err != nil || tries != 3 {
+		t.Errorf("Poll: %v after %d tries, want success on the third", err, tries)
+	}
+	tries = 0
+	err = Poll(context.Background(), 5*time.Second, "thing", func() error {
+		tries++
+		return Permanent(errors.New("node stopped"))
+	})
+	if err == nil || err.Error() != "node stopped" || tries != 1 {
+		t.Errorf("Poll with a permanent error: %v after %d tries", err, tries)
+	}
+	err = Poll(context.Background(), 10*time.Millisecond, "thing", func() error { return errors.New("never") })
+	if err == nil || !strings.Contains(err.Error(), "thing not ready after 10ms: never") {
+		t.Errorf("Poll past its limit: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/embed"
+	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
@@ -147,7 +148,7 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	if err := shell.Docker(run...).Run(ctx); err != nil {
 		return fmt.Errorf("starting containerd to preload images: %w", err)
 	}
-	if err := waitFor(ctx, 60*time.Second, "containerd in "+preload, func() error {
+	if err := steps.Poll(ctx, 60*time.Second, "containerd in "+preload, func() error {
 		return shell.Docker("exec", preload, "ctr", "version").Run(ctx)
 	}); err != nil {
 		return err
@@ -196,24 +197,6 @@ func streamInto(ctx context.Context, write func(io.Writer) error, container, dir
 	err := shell.Docker("cp", "--archive", "-", container+":"+dir).WithStdin(pr).Run(ctx)
 	pr.CloseWithError(io.ErrClosedPipe)
 	return err
-}
-
-func waitFor(ctx context.Context, limit time.Duration, what string, try func() error) error {
-	deadline := time.Now().Add(limit)
-	for {
-		err := try()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %w", what, limit, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 func contains(list []string, s string) bool {

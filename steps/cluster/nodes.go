@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/embed"
+	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/engine"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
@@ -88,12 +89,12 @@ func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, f
 
 // waitContainerd waits until the node has booted far enough to run kubeadm.
 func (c *Cluster) waitContainerd(ctx context.Context, n Node) error {
-	return poll(ctx, 2*time.Minute, "containerd on "+n.Name, func() error {
+	return steps.Poll(ctx, 2*time.Minute, "containerd on "+n.Name, func() error {
 		err := shell.Docker("exec", n.Name, "ctr", "--timeout", "2s", "version").Run(ctx)
 		if err != nil {
 			if state, _ := shell.Docker("inspect", "--format", "{{.State.Status}}", n.Name).Output(ctx); state != "running" {
 				logs, _ := shell.Docker("logs", "--tail", "20", n.Name).Output(ctx)
-				return permanent(fmt.Errorf("node %s stopped while booting (%s); its last words:\n%s", n.Name, state, logs))
+				return steps.Permanent(fmt.Errorf("node %s stopped while booting (%s); its last words:\n%s", n.Name, state, logs))
 			}
 		}
 		return err
@@ -169,37 +170,6 @@ func copyFiles(ctx context.Context, container string, files []embed.File) error 
 	err := shell.Docker("cp", "-", container+":/").WithStdin(pr).Run(ctx)
 	pr.Close()
 	return err
-}
-
-// permanentError stops a poll at once.
-type permanentError struct{ error }
-
-func permanent(err error) error { return permanentError{err} }
-
-// poll calls try until it succeeds, ctx ends or limit passes.
-func poll(ctx context.Context, limit time.Duration, what string, try func() error) error {
-	deadline := time.Now().Add(limit)
-	for {
-		err := try()
-		if err == nil {
-			return nil
-		}
-		var p permanentError
-		if errors.As(err, &p) {
-			return p.error
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %w", what, limit, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(400 * time.Millisecond):
-		}
-	}
 }
 
 // Load copies an image of the Docker engine into every node's containerd,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dind-cluster/dind-cluster/steps"
 )
 
 // waitReady waits until the nodes named want are Ready and, with dns, a
@@ -12,7 +14,7 @@ import (
 // resumed cluster still holds the Ready states of before it stopped.
 func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string, dns bool) error {
 	since = since.Add(-2 * time.Second).Truncate(time.Second) // the API's timestamps have seconds only
-	err := poll(ctx, 3*time.Minute, "nodes", func() error {
+	err := steps.Poll(ctx, 3*time.Minute, "nodes", func() error {
 		lines, err := c.KubectlOnCluster("get", "nodes", "--output=jsonpath="+
 			`{range .items[*]}{.metadata.name}={range .status.conditions[?(@.type=="Ready")]}{.status}={.lastHeartbeatTime}{end}{"\n"}{end}`).Lines(ctx)
 		if err != nil {
@@ -37,7 +39,7 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 	if err != nil || !dns {
 		return err
 	}
-	return poll(ctx, 3*time.Minute, "CoreDNS", func() error {
+	return steps.Poll(ctx, 3*time.Minute, "CoreDNS", func() error {
 		lines, err := c.KubectlOnCluster("--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-dns", "--output=jsonpath="+
 			`{range .items[*]}{range .status.conditions[?(@.type=="Ready")]}{.status}={.lastTransitionTime}{end}{"\n"}{end}`).Lines(ctx)
 		if err != nil {
