@@ -1,0 +1,304 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const testImage = "dind-cluster-test/testapp:1"
+
+// TestClusterLifecycle is the seed's story, in order: up, use, up again,
+// down and up, clean, and an up interrupted half-way.
+func TestClusterLifecycle(t *testing.T) {
+	dindCluster(t)
+	mustRun(t, "clean")
+	t.Cleanup(func() { run(t, clusterEnv(), "clean") })
+
+	t.Run("up gives three Ready nodes", func(t *testing.T) {
+		mustRun(t, "up")
+		nodes := mustKubectl(t, "get", "nodes", "--output=jsonpath="+
+			`{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
+		want := "kube-master-cluster-9=True kube-node-1-cluster-9=True kube-node-2-cluster-9=True"
+		if nodes != want {
+			t.Fatalf("nodes %q, want %q", nodes, want)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("nodes run the pinned versions with every image preloaded", checkNodeContents)
+	t.Run("pods on every node reach each other, services and NodePorts", checkWorkloads)
+	t.Run("join adds a node", func(t *testing.T) {
+		mustRun(t, "join")
+		status := mustKubectl(t, "get", "node", "kube-node-3-cluster-9", "--output=jsonpath="+
+			`{.status.conditions[?(@.type=="Ready")].status}`)
+		if status != "True" {
+			t.Errorf("joined node kube-node-3-cluster-9 is Ready=%q", status)
+		}
+	})
+	t.Run("up again restores a fresh cluster", func(t *testing.T) {
+		mustKubectl(t, "create", "configmap", "made-after-snapshot")
+		out := mustRun(t, "up")
+		if !strings.Contains(out, "restored") {
+			t.Errorf("second up did not restore:\n%s", out)
+		}
+		if out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "name=kube-node-3-cluster-9"); out != "" {
+			t.Error("the node join added after the snapshot survived the restore")
+		}
+		for _, kind := range []string{"configmap/made-after-snapshot", "daemonset/echo", "node/kube-node-3-cluster-9"} {
+			if _, err := kubectl(t, "get", kind); err == nil {
+				t.Errorf("%s, made after the snapshot, survived the restore", kind)
+			}
+		}
+		applyWorkloads(t)
+		checkServing(t)
+	})
+	t.Run("down then up keeps the cluster's objects", func(t *testing.T) {
+		mustKubectl(t, "create", "deployment", "kept", "--image="+testImage, "--", "/testapp", "serve")
+		mustKubectl(t, "patch", "deployment", "kept", "--patch", `{"spec":{"template":{"spec":{"containers":[{"name":"testapp","imagePullPolicy":"Never"}]}}}}`)
+		mustKubectl(t, "rollout", "status", "deployment/kept", "--timeout=120s")
+		mustRun(t, "down")
+		if out, _ := docker(t, "ps", "--quiet", "--filter", "label="+clusterLabel); out != "" {
+			t.Errorf("containers still run after down: %s", out)
+		}
+		out := mustRun(t, "up")
+		if !strings.Contains(out, "resumed") {
+			t.Errorf("up after down did not resume:\n%s", out)
+		}
+		mustKubectl(t, "rollout", "status", "deployment/kept", "--timeout=120s")
+	})
+	t.Run("clean removes all of the cluster and nothing else", checkClean)
+	t.Run("an interrupted up is cleaned completely", checkInterruptedUp)
+}
+
+func checkNodeContents(t *testing.T) {
+	for cmd, want := range map[string]string{
+		"kubeadm version --output=short": "v1.37.2",
+		"kubelet --version":              "Kubernetes v1.37.2",
+		"kubectl version --client":       "Client Version: v1.37.2",
+		"containerd --version":           "v2.2.9",
+		"runc --version":                 "runc version 1.5.2",
+		"cat /proc/1/comm":               "systemd",
+		"systemctl is-active containerd": "active",
+		"systemctl is-active kubelet":    "active",
+	} {
+		out, err := docker(t, append([]string{"exec", master}, strings.Fields(cmd)...)...)
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("%s on %s: %q (%v), want %q in it", cmd, master, out, err, want)
+		}
+	}
+	wanted, err := docker(t, "exec", master, "kubeadm", "config", "images", "list", "--kubernetes-version=v1.37.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range []string{master, "kube-node-1-cluster-9"} {
+		have, err := docker(t, "exec", node, "ctr", "--namespace=k8s.io", "images", "list", "--quiet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, image := range strings.Fields(wanted) {
+			if !strings.Contains("\n"+have+"\n", "\n"+image+"\n") {
+				t.Errorf("%s: image %s, which kubeadm asks for, is not in containerd", node, image)
+			}
+		}
+	}
+}
+
+// buildTestImage makes the test workload image from test/testapp, without a
+// registry: a static binary on an empty base.
+func buildTestImage(t *testing.T) {
+	dir := filepath.Join(workDir, "testapp")
+	os.MkdirAll(dir, 0o755)
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "testapp"), "./testapp")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building testapp: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY testapp /testapp\nENTRYPOINT [\"/testapp\"]\n"), 0o644)
+	if out, err := docker(t, "build", "--quiet", "--tag", testImage, dir); err != nil {
+		t.Fatalf("building the test image: %v\n%s", err, out)
+	}
+	mustRun(t, "load", testImage)
+}
+
+const workloads = `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: echo}
+spec:
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      tolerations: [{operator: Exists}]
+      containers:
+      - name: echo
+        image: ` + testImage + `
+        imagePullPolicy: Never
+        args: [serve]
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  type: NodePort
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
+`
+
+func applyWorkloads(t *testing.T) {
+	manifest := filepath.Join(workDir, "workloads.yaml")
+	os.WriteFile(manifest, []byte(workloads), 0o644)
+	mustKubectl(t, "apply", "--filename", manifest)
+	mustKubectl(t, "rollout", "status", "daemonset/echo", "--timeout=180s")
+}
+
+func checkWorkloads(t *testing.T) {
+	buildTestImage(t)
+	applyWorkloads(t)
+	pods := strings.Fields(mustKubectl(t, "get", "pods", "--selector=app=echo", "--output=jsonpath="+
+		`{range .items[*]}{.metadata.name}={.spec.nodeName}={.status.podIP} {end}`))
+	if len(pods) != 3 {
+		t.Fatalf("echo pods %v, want one on each of the 3 nodes", pods)
+	}
+	nodesSeen := map[string]bool{}
+	for _, from := range pods {
+		f := strings.Split(from, "=")
+		nodesSeen[f[1]] = true
+		for _, to := range pods {
+			g := strings.Split(to, "=")
+			if f[1] == g[1] {
+				continue
+			}
+			out, err := kubectl(t, "exec", f[0], "--", "/testapp", "get", "http://"+g[2]+":8080/")
+			if err != nil || strings.TrimSpace(out) != g[0] {
+				t.Errorf("pod on %s -> pod %s on %s: %q, %v", f[1], g[0], g[1], out, err)
+			}
+		}
+	}
+	if len(nodesSeen) != 3 {
+		t.Errorf("echo pods run on %v, want all 3 nodes", nodesSeen)
+	}
+	first := strings.Split(pods[0], "=")[0]
+	if out, err := kubectl(t, "exec", first, "--", "/testapp", "get", "http://echo.default.svc.cluster.local/"); err != nil || !strings.HasPrefix(out, "echo-") {
+		t.Errorf("service by DNS name from a pod: %q, %v", out, err)
+	}
+	checkServing(t)
+}
+
+// checkServing reaches the echo NodePort from the host, through a worker.
+func checkServing(t *testing.T) {
+	ip, err := docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "kube-node-1-cluster-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "NodePort from the host", func() error {
+		client := http.Client{Timeout: 3 * time.Second}
+		resp, err := client.Get(fmt.Sprintf("http://%s:30080/", ip))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if !strings.HasPrefix(string(out), "echo-") {
+			return fmt.Errorf("http://%s:30080/ answered %q", ip, out)
+		}
+		return nil
+	})
+}
+
+func checkClean(t *testing.T) {
+	foreign := "dind-cluster-test-foreign"
+	docker(t, "rm", "--force", foreign)
+	if _, err := docker(t, "run", "--detach", "--name", foreign, "--label", "dind-cluster.cluster=someone-else",
+		"--entrypoint", "/bin/sleep", mustImage(t), "600"); err != nil {
+		t.Fatal(err)
+	}
+	defer docker(t, "rm", "--force", foreign)
+	kubeconfig := filepath.Join(workDir, "kubeconfig")
+	for _, args := range [][]string{
+		{"config", "set-cluster", "foreign", "--server=https://192.0.2.1:6443"},
+		{"config", "set-context", "foreign", "--cluster=foreign"},
+	} {
+		if out, err := exec.Command(kubectlPath(), append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	mustRun(t, "clean")
+	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}, {"images"}} {
+		out, err := docker(t, append(kind, "--quiet", "--filter", "label="+clusterLabel)...)
+		if err != nil || out != "" {
+			t.Errorf("docker %s still lists objects of the cluster after clean: %q %v", kind[0], out, err)
+		}
+	}
+	if out, err := docker(t, "inspect", "--format", "{{.State.Status}}", foreign); err != nil || out != "running" {
+		t.Errorf("clean touched a container that is not the cluster's: %q %v", out, err)
+	}
+	contexts, _ := exec.Command(kubectlPath(), "--kubeconfig", kubeconfig, "config", "get-contexts", "--output=name").Output()
+	if !strings.Contains(string(contexts), "foreign") || strings.Contains(string(contexts), contextName) {
+		t.Errorf("contexts after clean: %q; want foreign kept and %s gone", contexts, contextName)
+	}
+}
+
+// checkInterruptedUp interrupts up (as Ctrl-C does) once nodes exist, and
+// checks that clean removes what it left.
+func checkInterruptedUp(t *testing.T) {
+	cmd := exec.Command(dindCluster(t), "up")
+	cmd.Env = clusterEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "a node container of the interrupted up", func() error {
+		out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel)
+		if out == "" {
+			return fmt.Errorf("no container yet")
+		}
+		return nil
+	})
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Log("up finished before the interrupt reached it")
+		}
+	case <-time.After(time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Error("up did not stop within a minute of the interrupt")
+	}
+	mustRun(t, "clean")
+	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}, {"images"}} {
+		if out, _ := docker(t, append(kind, "--quiet", "--filter", "label="+clusterLabel)...); out != "" {
+			t.Errorf("after an interrupted up and clean, docker %s lists %q", kind[0], out)
+		}
+	}
+}
+
+func mustImage(t *testing.T) string {
+	out, err := docker(t, "images", "--quiet", "--filter", "label=dind-cluster.artifact=base")
+	if err != nil || out == "" {
+		t.Fatalf("no base image to run a foreign container from: %v", err)
+	}
+	return strings.Fields(out)[0]
+}
+
+func kubectlPath() string {
+	if dir := os.Getenv("DIND_CACHE_DIR"); dir != "" {
+		return filepath.Join(dir, "kubectl")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".kubeadm-dind-cluster", "kubectl")
+}
