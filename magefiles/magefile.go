@@ -21,6 +21,8 @@ import (
 // Aliases keep the seed's spellings of commands working.
 var Aliases = map[string]interface{}{
 	"apiserver-port": ApiserverPort,
+	"split-dump":     SplitDump,
+	"split-dump64":   SplitDump64,
 }
 
 // Load copies an image from the Docker engine into every node, for pods to use without a registry.
