@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/config"
+	"github.com/dind-cluster/dind-cluster/dump"
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
@@ -83,6 +84,23 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 		return figures, err
 	}
 	add("memory of the idle cluster", fmt.Sprintf("%.2f GiB", mem), "<= 2 GiB")
+	if err := timed("dump64 of the idle cluster", "<= 10s", func() error {
+		var size countingWriter
+		enc, err := dump.NewEncoder64(&size)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Dump(ctx, enc); err != nil {
+			return err
+		}
+		if err := enc.Close(); err != nil {
+			return err
+		}
+		add("  dump64 size", fmt.Sprintf("%.2f MB", float64(size)/1e6), "<= 1 MB")
+		return nil
+	}); err != nil {
+		return figures, err
+	}
 	steps := []struct {
 		name, goal string
 		run        func() error
@@ -158,5 +176,9 @@ func Record(figures []Figure, cacheDir string, w io.Writer) (string, error) {
 	path := filepath.Join(dir, time.Now().UTC().Format("20060102T150405Z")+".txt")
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)
 }
+
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) { *c += countingWriter(len(p)); return len(p), nil }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
