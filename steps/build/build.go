@@ -126,6 +126,9 @@ func (b *Builder) cached(name string, needs []string, inputs func(arch string) [
 			return b.Cache.Has(name, key()), nil
 		},
 		Run: func(ctx context.Context) error {
+			if err := checkFree(name, b.Cache.Dir); err != nil {
+				return err
+			}
 			_, err := b.Cache.Fill(ctx, name, key(), func(dir string) error { return fill(ctx, dir) })
 			return err
 		},

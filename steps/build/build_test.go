@@ -142,3 +142,15 @@ func TestNodeImageKeyIsStable(t *testing.T) {
 		t.Error("a new runc does not change the node image key")
 	}
 }
+
+func TestAFullDiskIsRefusedWithAdvice(t *testing.T) {
+	spaceNeeded["huge"] = 1 << 40 // more GiB than any disk
+	defer delete(spaceNeeded, "huge")
+	err := checkFree("huge", filepath.Join(t.TempDir(), "not", "yet", "made"))
+	if err == nil || !strings.Contains(err.Error(), "DIND_CACHE_DIR") {
+		t.Errorf("checkFree: %v; want a refusal saying what to do", err)
+	}
+	if err := checkFree("pause", t.TempDir()); err != nil {
+		t.Errorf("checkFree of a small step: %v", err)
+	}
+}
