@@ -36,6 +36,7 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	t.Run("nodes run the pinned versions with every image preloaded", checkNodeContents)
 	t.Run("pods on every node reach each other, services and NodePorts", checkWorkloads)
+	t.Run("dump holds every node and pod, even with the API server down", func(t *testing.T) { checkDump(t, clusterEnv()) })
 	t.Run("join adds a node", func(t *testing.T) {
 		mustRun(t, "join")
 		status := mustKubectl(t, "get", "node", "kube-node-3-cluster-9", "--output=jsonpath="+

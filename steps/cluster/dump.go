@@ -112,8 +112,15 @@ func nodeSections(ct Container) []gathered {
 func (c *Cluster) clusterSections(ctx context.Context) []gathered {
 	kubectl := func(args ...string) func(ctx context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) {
-			return c.KubectlOnCluster(append([]string{"--request-timeout=10s"}, args...)...).Output(ctx)
+			return c.KubectlOnCluster(append([]string{"--request-timeout=5s"}, args...)...).Output(ctx)
 		}
+	}
+	// One question first: when the API server does not answer, every other
+	// would wait for its own timeout.
+	if health, err := kubectl("get", "--raw=/readyz")(ctx); err != nil {
+		return []gathered{{"cluster/api-server.txt", func(context.Context) (string, error) {
+			return "the API server does not answer: the cluster sections are missing\n" + health, err
+		}}}
 	}
 	out := []gathered{
 		{"cluster/get-all.txt", kubectl("get", "all", "--all-namespaces", "--output=wide")},
