@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 		return figures, err
 	}
 	for _, s := range build.New(cfg.Versions, cache.Cache{}, nil).Steps() {
-		if t, ok := last[s.Name]; ok {
+		if t, ok := last[s.Name]; ok && s.Done != nil {
 			add("  cold "+s.Name, t, "")
 		}
 	}
