@@ -44,7 +44,10 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		mode = Restore
 	}
 	nodes := c.Nodes()
+	// ready are the steps after which the nodes are up; kubeconfigAfter the
+	// one after which the master holds its admin credentials.
 	var ready []string
+	var kubeconfigAfter string
 	switch mode {
 	case Create:
 		volumes, _ := shell.Docker("volume", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
@@ -73,6 +76,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			ready = append(ready, "join-"+n.Name)
 		}
 		ready = append(ready, "kubeadm-init")
+		kubeconfigAfter = "kubeadm-init"
 	case Resume:
 		for _, n := range c.extraNodes(containers) {
 			nodes = append(nodes, n)
@@ -84,6 +88,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			}})
 			ready = append(ready, "start-"+n.Name)
 		}
+		kubeconfigAfter = "start-" + nodes[0].Name
 	case Restore:
 		port := c.Cfg.APIServerPort
 		needs := []string{"preflight"}
@@ -108,13 +113,10 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 				Run: func(ctx context.Context) error { return c.restoreNode(ctx, n, port) }})
 			ready = append(ready, "restore-"+n.Name)
 		}
-	}
-	first := ready[len(ready)-1]
-	if mode != Create {
-		first = ready[0]
+		kubeconfigAfter = "restore-" + nodes[0].Name
 	}
 	plan = append(plan,
-		steps.Step{Name: "kubeconfig", Needs: []string{first}, Run: func(ctx context.Context) error {
+		steps.Step{Name: "kubeconfig", Needs: []string{kubeconfigAfter}, Run: func(ctx context.Context) error {
 			port, err := c.publishedPort(ctx)
 			if err != nil {
 				return err
