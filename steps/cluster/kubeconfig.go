@@ -35,7 +35,7 @@ func (c *Cluster) kubectlCmd(args ...string) *shell.Cmd {
 	return shell.Command(c.kubectl(), append([]string{"--kubeconfig", c.Cfg.Kubeconfig}, args...)...)
 }
 
-// Kubectl runs kubectl on this cluster's context.
+// KubectlOnCluster runs kubectl on this cluster's context.
 func (c *Cluster) KubectlOnCluster(args ...string) *shell.Cmd {
 	return c.kubectlCmd(append([]string{"--context", c.Cfg.ContextName()}, args...)...)
 }

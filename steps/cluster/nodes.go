@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/engine"
@@ -21,7 +22,7 @@ import (
 func (c *Cluster) createNetwork(ctx context.Context) error {
 	name, subnet := c.Cfg.NetworkName(), c.Cfg.MgmtCIDR().String()
 	have, err := shell.Docker("network", "inspect", "--format",
-		`{{range .IPAM.Config}}{{.Subnet}} {{end}}|{{index .Labels "`+labelOwner()+`"}}`, name).Output(ctx)
+		`{{range .IPAM.Config}}{{.Subnet}} {{end}}|{{index .Labels "`+config.LabelOwner+`"}}`, name).Output(ctx)
 	if err == nil {
 		subnets, owner, _ := strings.Cut(have, "|")
 		if owner == "" {
@@ -45,8 +46,6 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 
 // volumePrefix names node n's volumes, as the seed named them.
 func volumePrefix(n Node) string { return "kubeadm-dind-" + n.Name }
-
-func labelOwner() string { return "dind-cluster" }
 
 // runNode creates node n's container from image, places its per-node files
 // and starts it. port is the API server's host port for the master, 0 for
