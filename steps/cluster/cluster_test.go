@@ -43,10 +43,10 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 	if len(nodes) != 3 || nodes[0].Name != "kube-master-cluster-5" || nodes[2].IP != "10.192.5.4" {
 		t.Fatalf("nodes %+v", nodes)
 	}
-	if got := c.routes(nodes[1]); got != "10.244.2.0/24 via 10.192.5.2\n10.244.4.0/24 via 10.192.5.4\n" {
+	if got := c.routes(nodes[1], nodes); got != "10.244.2.0/24 via 10.192.5.2\n10.244.4.0/24 via 10.192.5.4\n" {
 		t.Errorf("routes of kube-node-1:\n%s", got)
 	}
-	files, err := c.nodeFiles(nodes[0])
+	files, err := c.nodeFiles(nodes[0], nodes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
@@ -65,7 +64,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, error) {
 	}
 	c.token = strings.TrimSpace(token)
 	all := append(existing, n)
-	files, err := c.filesFor(n, all)
+	files, err := c.nodeFiles(n, all)
 	if err != nil {
 		return n, err
 	}
@@ -97,24 +96,4 @@ func (c *Cluster) prepare(ctx context.Context) error {
 	timeline, err := plan.Run(ctx, c.Out)
 	build.RecordTimings(c.Cfg.CacheDir, timeline)
 	return err
-}
-
-// filesFor are node n's files in a cluster of the given nodes.
-func (c *Cluster) filesFor(n Node, all []Node) ([]embed.File, error) {
-	files, err := c.nodeFiles(n)
-	if err != nil {
-		return nil, err
-	}
-	var routes strings.Builder
-	for _, other := range all {
-		if other.Index != n.Index {
-			fmt.Fprintf(&routes, "%s via %s\n", c.Cfg.PodSubnet(other.Index), other.IP)
-		}
-	}
-	for i := range files {
-		if files[i].Path == "/etc/dind/routes" {
-			files[i].Content = []byte(routes.String())
-		}
-	}
-	return files, nil
 }

@@ -102,7 +102,8 @@ func (c *Cluster) waitContainerd(ctx context.Context, n Node) error {
 
 // nodeFiles are the files that make node n part of this cluster: its pod
 // subnet, the routes to the others' and its kubeadm configuration.
-func (c *Cluster) nodeFiles(n Node) ([]embed.File, error) {
+// all are the cluster's nodes, n among them.
+func (c *Cluster) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 	v := c.values(n)
 	cni, err := embed.Render("cni/bridge.conflist.tmpl", v)
 	if err != nil {
@@ -120,15 +121,15 @@ func (c *Cluster) nodeFiles(n Node) ([]embed.File, error) {
 		{Path: "/etc/cni/net.d/10-dindnet.conflist", Mode: 0o644, Content: cni},
 		{Path: "/etc/dind/network.env", Mode: 0o644, Content: []byte(fmt.Sprintf(
 			"POD_SUBNET=%s\nPOD_NETWORK_CIDR=%s\n", v.PodSubnet, v.PodNetworkCIDR))},
-		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(c.routes(n))},
+		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(c.routes(n, all))},
 		{Path: kubeadmFile, Mode: 0o600, Content: kubeadm},
 	}, nil
 }
 
-// routes lead from node n to every other node's pod subnet.
-func (c *Cluster) routes(n Node) string {
+// routes lead from node n to the pod subnet of every other of all.
+func (c *Cluster) routes(n Node, all []Node) string {
 	var b strings.Builder
-	for _, other := range c.Nodes() {
+	for _, other := range all {
 		if other.Index != n.Index {
 			fmt.Fprintf(&b, "%s via %s\n", c.Cfg.PodSubnet(other.Index), other.IP)
 		}

@@ -61,7 +61,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		plan = append(plan, steps.Step{Name: "network", Needs: []string{"preflight"}, Run: c.createNetwork})
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: "start-" + n.Name, Needs: []string{"network"}, Run: func(ctx context.Context) error {
-				files, err := c.nodeFiles(n)
+				files, err := c.nodeFiles(n, nodes)
 				if err != nil {
 					return err
 				}
