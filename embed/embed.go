@@ -37,6 +37,7 @@ type Values struct {
 
 	ClusterName     string
 	Token           string // kubeadm bootstrap token
+	CACertData      string // the cluster CA's PEM certificate, base64-encoded
 	MasterIP        string
 	APIServerPort   int // inside the cluster network: 6443
 	ServiceCIDR     string

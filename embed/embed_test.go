@@ -8,7 +8,7 @@ import (
 func sample() Values {
 	return Values{
 		Kubernetes: "v1.37.2", Images: Images{Pause: "registry.k8s.io/pause:3.10.2"},
-		ClusterName: "default", Token: "abcdef.0123456789abcdef", MasterIP: "10.192.0.2", APIServerPort: 6443,
+		ClusterName: "default", Token: "abcdef.0123456789abcdef", CACertData: "Q0EgUEVN", MasterIP: "10.192.0.2", APIServerPort: 6443,
 		ServiceCIDR: "10.96.0.0/12", PodNetworkCIDR: "10.244.0.0/16", DNSDomain: "cluster.local",
 		CgroupV1: true, KubeProxyMode: "iptables", PreflightIgnore: []string{"SystemVerification", "Swap"},
 		NodeName: "kube-node-1", NodeIP: "10.192.0.3", PodSubnet: "10.244.3.0/24",
@@ -40,9 +40,22 @@ func TestKubeadmConfigsCarryTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"apiServerEndpoint: 10.192.0.2:6443", "name: kube-node-1", "value: 10.192.0.3"} {
+	for _, want := range []string{"kubeConfigPath: /etc/kubeadm/discovery.conf", "tlsBootstrapToken: abcdef.0123456789abcdef",
+		"name: kube-node-1", "value: 10.192.0.3"} {
 		if !strings.Contains(string(join), want) {
 			t.Errorf("join configuration lacks %q:\n%s", want, join)
+		}
+	}
+	if strings.Contains(string(join), "unsafeSkipCAVerification") {
+		t.Error("a joining node does not verify the API server")
+	}
+	discovery, err := Render("kubeadm/discovery.conf.tmpl", sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"server: https://10.192.0.2:6443", "certificate-authority-data: Q0EgUEVN\n", "user: discovery"} {
+		if !strings.Contains(string(discovery), want) {
+			t.Errorf("discovery kubeconfig lacks %q:\n%s", want, discovery)
 		}
 	}
 }

@@ -6,6 +6,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"slices"
@@ -38,6 +39,8 @@ type Cluster struct {
 	// expected are nodes beyond NUM_NODES that readiness waits for too.
 	expected []string
 	token    string
+	ca       clusterCA
+	engineID string
 }
 
 // New prepares a cluster of cfg.
@@ -112,6 +115,7 @@ func (c *Cluster) values(n Node) embed.Values {
 		Images:         build.Images(c.Cfg.Versions),
 		ClusterName:    c.Cfg.ClusterName(),
 		Token:          c.token,
+		CACertData:     base64.StdEncoding.EncodeToString(c.ca.Cert),
 		MasterIP:       c.Master().IP,
 		APIServerPort:  apiServerPort,
 		ServiceCIDR:    c.Cfg.ServiceCIDR().String(),

@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"encoding/base64"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/steps/engine"
@@ -39,6 +42,10 @@ func TestBtrfsIsRefusedUnlessAskedFor(t *testing.T) {
 func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 	c := New(testConfig(t, map[string]string{"CLUSTER_ID": "5"}), nil)
 	c.token = "abcdef.0123456789abcdef"
+	var err error
+	if c.ca, err = newClusterCA(time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	nodes := c.Nodes()
 	if len(nodes) != 3 || nodes[0].Name != "kube-master-cluster-5" || nodes[2].IP != "10.192.5.4" {
 		t.Fatalf("nodes %+v", nodes)
@@ -59,6 +66,31 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 		paths["/etc/dind/network.env"] != "POD_SUBNET=10.244.2.0/24\nPOD_NETWORK_CIDR=10.244.0.0/16\n" {
 		t.Errorf("master files: %v", paths)
 	}
+	if paths["/etc/kubernetes/pki/ca.crt"] != string(c.ca.Cert) || paths["/etc/kubernetes/pki/ca.key"] != string(c.ca.Key) {
+		t.Error("the master is not given the cluster's CA for kubeadm init to use")
+	}
+	files, err = c.nodeFiles(nodes[2], nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "/etc/kubernetes/pki/ca.key" {
+			t.Error("a worker is given the CA's key")
+		}
+		if f.Path != "/etc/kubeadm/discovery.conf" {
+			continue
+		}
+		data := regexp.MustCompile(`certificate-authority-data: (\S+)`).FindSubmatch(f.Content)
+		if data == nil {
+			t.Fatalf("discovery.conf has no CA:\n%s", f.Content)
+		}
+		ca, err := base64.StdEncoding.DecodeString(string(data[1]))
+		if err != nil || checkCACert(ca) != nil || string(ca) != string(c.ca.Cert) {
+			t.Errorf("discovery.conf does not carry the cluster's CA (%v)", err)
+		}
+		return
+	}
+	t.Error("a worker has no discovery.conf to join with")
 }
 
 func TestTokensHaveKubeadmsForm(t *testing.T) {

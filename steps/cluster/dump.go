@@ -97,6 +97,7 @@ func nodeSections(ct Container) []gathered {
 		{n + "/containers.txt", inNode(n, "ctr --namespace k8s.io containers list && echo && ctr --namespace k8s.io tasks list")},
 		{n + "/ip-a.txt", inNode(n, "ip a")},
 		{n + "/ip-r.txt", inNode(n, "ip r")},
+		{n + "/kubeadm.log", inNode(n, "tail -n +1 /var/log/kubeadm-*.log || echo kubeadm has not run on this node")},
 	}
 	for _, u := range ourUnits {
 		// systemctl status exits non-zero for a stopped unit: that is content, not failure.

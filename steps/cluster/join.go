@@ -63,13 +63,21 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, error) {
 		return n, fmt.Errorf("making a join token on %s: %w", c.Master().Name, err)
 	}
 	c.token = strings.TrimSpace(token)
+	ca, err := shell.Docker("exec", c.Master().Name, "cat", "/etc/kubernetes/pki/ca.crt").Output(ctx)
+	if err == nil {
+		err = checkCACert([]byte(ca))
+	}
+	if err != nil {
+		return n, fmt.Errorf("reading the cluster's CA certificate on %s: %w", c.Master().Name, err)
+	}
+	c.ca = clusterCA{Cert: []byte(ca + "\n")}
 	all := append(existing, n)
 	files, err := c.nodeFiles(n, all)
 	if err != nil {
 		return n, err
 	}
 	c.logf("join: starting %s at %s", n.Name, n.IP)
-	if err := c.runNode(ctx, n, c.NodeImage, 0, files); err != nil {
+	if err := c.runNode(ctx, n, 0, func(ctx context.Context) error { return copyFiles(ctx, n.Name, files) }); err != nil {
 		return n, err
 	}
 	for _, e := range existing {

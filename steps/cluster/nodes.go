@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/steps"
+	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/engine"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
@@ -47,10 +49,10 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 // volumePrefix names node n's volumes, as the seed named them.
 func volumePrefix(n Node) string { return "kubeadm-dind-" + n.Name }
 
-// runNode creates node n's container from image, places its per-node files
-// and starts it. port is the API server's host port for the master, 0 for
-// a free one.
-func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, files []embed.File) error {
+// runNode creates node n's container from the node image, lets place put
+// the node's own files into it, and starts it. port is the API server's host
+// port for the master, 0 for a free one.
+func (c *Cluster) runNode(ctx context.Context, n Node, port int, place func(context.Context) error) error {
 	args := []string{"create", "--name", n.Name, "--hostname", n.Name,
 		"--network", c.Cfg.NetworkName(), "--ip", n.IP, "--label", "dind-cluster.node=" + n.Name}
 	args = append(args, c.labelFlags()...)
@@ -62,6 +64,7 @@ func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, f
 		}
 	}
 	args = append(args, c.Engine.NodeFlags(volumePrefix(n))...)
+	args = append(args, "--volume", build.LayersVolume(c.NodeImage)+":"+build.LayersDir+":ro")
 	if n.Index == 0 {
 		publish := "127.0.0.1::" + strconv.Itoa(apiServerPort)
 		if port != 0 {
@@ -69,16 +72,14 @@ func (c *Cluster) runNode(ctx context.Context, n Node, image string, port int, f
 		}
 		args = append(args, "--publish", publish)
 	}
-	if err := shell.Docker(append(args, image)...).Run(ctx); err != nil {
+	if err := shell.Docker(append(args, c.NodeImage)...).Run(ctx); err != nil {
 		if strings.Contains(err.Error(), "port is already allocated") {
 			return fmt.Errorf("APISERVER_PORT=%d is taken on the Docker host: choose another or leave it empty for a free one (%w)", port, err)
 		}
 		return fmt.Errorf("creating node %s: %w", n.Name, err)
 	}
-	if len(files) > 0 {
-		if err := copyFiles(ctx, n.Name, files); err != nil {
-			return fmt.Errorf("placing files in %s: %w", n.Name, err)
-		}
+	if err := place(ctx); err != nil {
+		return fmt.Errorf("placing the files of %s: %w", n.Name, err)
 	}
 	if err := shell.Docker("start", n.Name).Run(ctx); err != nil {
 		return fmt.Errorf("starting node %s: %w", n.Name, err)
@@ -109,21 +110,29 @@ func (c *Cluster) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	kubeadmFile, kubeadmTemplate := "/etc/kubeadm/join.yaml", "kubeadm/v1beta4/join.yaml.tmpl"
-	if n.Index == 0 {
-		kubeadmFile, kubeadmTemplate = "/etc/kubeadm/init.yaml", "kubeadm/v1beta4/init.yaml.tmpl"
-	}
-	kubeadm, err := embed.Render(kubeadmTemplate, v)
-	if err != nil {
-		return nil, err
-	}
-	return []embed.File{
+	files := []embed.File{
 		{Path: "/etc/cni/net.d/10-dindnet.conflist", Mode: 0o644, Content: cni},
 		{Path: "/etc/dind/network.env", Mode: 0o644, Content: []byte(fmt.Sprintf(
 			"POD_SUBNET=%s\nPOD_NETWORK_CIDR=%s\n", v.PodSubnet, v.PodNetworkCIDR))},
 		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(c.routes(n, all))},
-		{Path: kubeadmFile, Mode: 0o600, Content: kubeadm},
-	}, nil
+	}
+	kubeadm := map[string]string{"/etc/kubeadm/join.yaml": "kubeadm/v1beta4/join.yaml.tmpl",
+		"/etc/kubeadm/discovery.conf": "kubeadm/discovery.conf.tmpl"}
+	if n.Index == 0 {
+		kubeadm = map[string]string{"/etc/kubeadm/init.yaml": "kubeadm/v1beta4/init.yaml.tmpl"}
+		files = append(files,
+			embed.File{Path: "/etc/kubernetes/pki/ca.crt", Mode: 0o644, Content: c.ca.Cert},
+			embed.File{Path: "/etc/kubernetes/pki/ca.key", Mode: 0o600, Content: c.ca.Key})
+	}
+	for path, tmpl := range kubeadm {
+		content, err := embed.Render(tmpl, v)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, embed.File{Path: path, Mode: 0o600, Content: content})
+	}
+	slices.SortFunc(files, func(a, b embed.File) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
 }
 
 // routes lead from node n to the pod subnet of every other of all.

@@ -58,6 +58,9 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			}
 		}
 		c.token = newToken()
+		if c.ca, err = newClusterCA(time.Now()); err != nil {
+			return "", nil, err
+		}
 		plan = append(plan, steps.Step{Name: "network", Needs: []string{"preflight"}, Run: c.createNetwork})
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: "start-" + n.Name, Needs: []string{"network"}, Run: func(ctx context.Context) error {
@@ -65,7 +68,9 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 				if err != nil {
 					return err
 				}
-				return c.runNode(ctx, n, c.NodeImage, c.Cfg.APIServerPort, files)
+				return c.runNode(ctx, n, c.Cfg.APIServerPort, func(ctx context.Context) error {
+					return copyFiles(ctx, n.Name, files)
+				})
 			}})
 		}
 		plan = append(plan, steps.Step{Name: "kubeadm-init", Needs: []string{"start-" + nodes[0].Name},
@@ -133,11 +138,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 	)
 	if mode == Create {
 		plan = append(plan, steps.Step{Name: "snapshot", Needs: []string{"ready"}, Run: func(ctx context.Context) error {
-			g, ctx := errgroup.WithContext(ctx)
-			for _, n := range nodes {
-				g.Go(func() error { return c.snapshotNode(ctx, n) })
-			}
-			return g.Wait()
+			return c.takeSnapshot(ctx, nodes)
 		}})
 	}
 	return mode, plan, nil
@@ -251,7 +252,7 @@ func (c *Cluster) Clean(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
-	return errors.Join(err, c.removeContext(ctx))
+	return errors.Join(err, c.removeSnapshot(ctx), c.removeContext(ctx))
 }
 
 func (c *Cluster) removeObjects(ctx context.Context) error {
@@ -267,7 +268,22 @@ func (c *Cluster) removeObjects(ctx context.Context) error {
 	remove([]string{"ps", "--all"}, []string{"rm", "--force", "--volumes"})
 	remove([]string{"volume", "ls"}, []string{"volume", "rm", "--force"})
 	remove([]string{"network", "ls"}, []string{"network", "rm"})
-	remove([]string{"images"}, []string{"rmi", "--force"})
+	// Images made of nodes (by earlier versions' snapshots, or by users) may
+	// be each other's parents: removed by name, in any order, each takes its
+	// untagged parents with it.
+	images, err := shell.Docker("images", "--filter", c.labelFilter(), "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").Lines(ctx)
+	errs = multierror.Append(errs, err)
+	var refs []string
+	for _, l := range images {
+		ref, id, _ := strings.Cut(l, " ")
+		if strings.Contains(ref, "<none>") {
+			ref = id
+		}
+		refs = append(refs, ref)
+	}
+	if len(refs) > 0 {
+		errs = multierror.Append(errs, shell.Docker(append([]string{"rmi", "--force"}, refs...)...).Run(ctx))
+	}
 	return errs.ErrorOrNil()
 }
 
