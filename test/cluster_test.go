@@ -235,12 +235,18 @@ func checkClean(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
+	if len(snapshots()) == 0 {
+		t.Error("the cluster has no snapshot in the cache before clean")
+	}
 	mustRun(t, "clean")
 	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}, {"images"}} {
 		out, err := docker(t, append(kind, "--quiet", "--filter", "label="+clusterLabel)...)
 		if err != nil || out != "" {
 			t.Errorf("docker %s still lists objects of the cluster after clean: %q %v", kind[0], out, err)
 		}
+	}
+	if left := snapshots(); len(left) > 0 {
+		t.Errorf("clean left the cluster's snapshot: %v", left)
 	}
 	if out, err := docker(t, "inspect", "--format", "{{.State.Status}}", foreign); err != nil || out != "running" {
 		t.Errorf("clean touched a container that is not the cluster's: %q %v", out, err)
@@ -296,10 +302,18 @@ func mustImage(t *testing.T) string {
 	return strings.Fields(out)[0]
 }
 
-func kubectlPath() string {
+func kubectlPath() string { return filepath.Join(cacheDir(), "kubectl") }
+
+func cacheDir() string {
 	if dir := os.Getenv("DIND_CACHE_DIR"); dir != "" {
-		return filepath.Join(dir, "kubectl")
+		return dir
 	}
 	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".kubeadm-dind-cluster", "kubectl")
+	return filepath.Join(home, ".kubeadm-dind-cluster")
+}
+
+// snapshots are the cluster's snapshot folders (one per engine).
+func snapshots() []string {
+	found, _ := filepath.Glob(filepath.Join(cacheDir(), "snapshots", "*", "cluster-"+clusterID))
+	return found
 }

@@ -13,19 +13,7 @@ func (c *Cluster) kubeadmInit(ctx context.Context, extraArgs ...string) error {
 		return err
 	}
 	args := append([]string{"init", "--config", "/etc/kubeadm/init.yaml", "--skip-token-print"}, extraArgs...)
-	if err := runKubeadm(ctx, c.Master(), args); err != nil {
-		return err
-	}
-	// kubeadm's CoreDNS is probed for readiness every 10s, and a kubelet that
-	// just started waits a random part of that before the first probe: a
-	// restored cluster saw CoreDNS ready up to 20s late. The pods are still
-	// pending now, so the change costs no rollout of running ones.
-	probe := `[{"op":"replace","path":"/spec/template/spec/containers/0/readinessProbe/periodSeconds","value":1}]`
-	if err := shell.Docker("exec", c.Master().Name, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
-		"--namespace=kube-system", "patch", "deployment", "coredns", "--type=json", "--patch="+probe).Run(ctx); err != nil {
-		return fmt.Errorf("setting CoreDNS's readiness probe: %w", err)
-	}
-	return nil
+	return runKubeadm(ctx, c.Master(), args)
 }
 
 // kubeadmJoin makes node n join the cluster.

@@ -119,7 +119,8 @@ func (c *Cluster) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 	kubeadm := map[string]string{"/etc/kubeadm/join.yaml": "kubeadm/v1beta4/join.yaml.tmpl",
 		"/etc/kubeadm/discovery.conf": "kubeadm/discovery.conf.tmpl"}
 	if n.Index == 0 {
-		kubeadm = map[string]string{"/etc/kubeadm/init.yaml": "kubeadm/v1beta4/init.yaml.tmpl"}
+		kubeadm = map[string]string{"/etc/kubeadm/init.yaml": "kubeadm/v1beta4/init.yaml.tmpl",
+			"/etc/kubeadm/patches/corednsdeployment+strategic.yaml": "kubeadm/patches/corednsdeployment+strategic.yaml"}
 		files = append(files,
 			embed.File{Path: "/etc/kubernetes/pki/ca.crt", Mode: 0o644, Content: c.ca.Cert},
 			embed.File{Path: "/etc/kubernetes/pki/ca.key", Mode: 0o600, Content: c.ca.Key})
