@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,8 @@ import (
 )
 
 // A snapshot is, per node, a gzipped tar of what kubeadm, kubelet and
-// dind-cluster wrote into the node's root file system. With the node image
+// dind-cluster wrote into the node's root file system, etcd's data among it
+// (compacted: see etcdwal.go). With the node image
 // and the node's volumes, which a restore keeps, it makes the node again.
 // It is streamed out of and into the nodes, so it works with a remote engine,
 // and kept in the cache folder, per engine and cluster. `docker commit` of
@@ -36,7 +39,7 @@ if [ -n "$pid" ]; then
   (sleep 30; kill -CONT $pid) >/dev/null 2>&1 &
   trap 'kill -CONT $pid' EXIT
 fi
-tar -C / --create --exclude='*.sock' $paths | gzip -1`
+tar -C / --create --exclude='*.sock' $paths`
 
 // snapshotDir holds the cluster's snapshot on this engine.
 func (c *Cluster) snapshotDir(ctx context.Context) (string, error) {
@@ -74,10 +77,16 @@ func (c *Cluster) takeSnapshot(ctx context.Context, nodes []Node) error {
 			if err != nil {
 				return err
 			}
-			err = shell.Docker("exec", n.Name, "bash", "-c", snapshotScript).WithStdout(f).Run(gctx)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				err := compactSnapshot(f, pr)
+				pr.CloseWithError(err)
+				done <- err
+			}()
+			err = shell.Docker("exec", n.Name, "bash", "-c", snapshotScript).WithStdout(pw).Run(gctx)
+			pw.CloseWithError(err)
+			err = errors.Join(err, <-done, f.Close())
 			if err != nil {
 				return fmt.Errorf("snapshot of %s: %w", n.Name, err)
 			}
