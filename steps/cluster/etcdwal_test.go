@@ -40,10 +40,10 @@ func TestWALIsCutAfterItsLastRecord(t *testing.T) {
 func TestSnapshotLeavesOutPreallocatedWAL(t *testing.T) {
 	records := frame([]byte("entry"))
 	files := map[string][]byte{
-		"etc/kubernetes/admin.conf":                          []byte("admin"),
+		"etc/kubernetes/admin.conf":                         []byte("admin"),
 		"var/lib/etcd/member/wal/0000000000000000-0000.wal": append(append([]byte{}, records...), make([]byte, 1<<20)...),
-		"var/lib/etcd/member/wal/0.tmp":                      make([]byte, 1<<20),
-		"var/lib/etcd/member/snap/db":                        {0, 0, 7},
+		"var/lib/etcd/member/wal/0.tmp":                     make([]byte, 1<<20),
+		"var/lib/etcd/member/snap/db":                       {0, 0, 7},
 	}
 	var in bytes.Buffer
 	tw := tar.NewWriter(&in)
