@@ -209,13 +209,40 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	}, final, "/var/lib/"); err != nil {
 		return fmt.Errorf("copying the preloaded containerd state: %w", err)
 	}
-	return shell.Docker("commit",
+	if err := shell.Docker("commit",
 		"--change", `ENTRYPOINT ["/usr/local/bin/dind-entrypoint"]`,
 		"--change", `CMD ["/sbin/init"]`,
 		"--change", "ENV container=docker",
 		"--change", "LABEL "+ArtifactLabel+"=node",
 		"--change", "LABEL dind-cluster.kubernetes="+b.Set.Kubernetes,
-		final, b.NodeImage).Run(ctx)
+		final, b.NodeImage).Run(ctx); err != nil {
+		return err
+	}
+	b.pruneNodeImages(ctx)
+	return nil
+}
+
+// pruneNodeImages removes the node images of the same Kubernetes version
+// that this one replaces, with their layers volumes, unless a node still
+// uses them (the engine refuses then, and they stay).
+func (b *Builder) pruneNodeImages(ctx context.Context) {
+	repo, _, _ := strings.Cut(b.NodeImage, ":")
+	tags, err := shell.Docker("images", "--filter", "label="+ArtifactLabel+"=node",
+		"--filter", "label=dind-cluster.kubernetes="+b.Set.Kubernetes, "--format", "{{.Repository}}:{{.Tag}}").Lines(ctx)
+	if err != nil {
+		return
+	}
+	for _, tag := range tags {
+		if tag == b.NodeImage || !strings.HasPrefix(tag, repo+":") {
+			continue
+		}
+		if shell.Docker("rmi", tag).Run(ctx) == nil {
+			shell.Docker("volume", "rm", LayersVolume(tag)).Run(ctx)
+			if b.Log != nil {
+				fmt.Fprintf(b.Log, "removed %s, which %s replaces\n", tag, b.NodeImage)
+			}
+		}
+	}
 }
 
 // moveLayers moves the unpacked layers out of the stopped preload

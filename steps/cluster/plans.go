@@ -43,6 +43,25 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		}
 		mode = Restore
 	}
+	if mode == Restore {
+		// A restore keeps the nodes' containerd volumes, which refer to the
+		// image layers of the node image they were made from.
+		if err := c.prepare(ctx); err != nil {
+			return "", nil, err
+		}
+		made, err := shell.Docker("inspect", "--format", "{{.Config.Image}}", c.Master().Name).Output(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		if made != c.NodeImage {
+			c.logf("cluster %s was made from node image %s, and this dind-cluster makes %s: recreating it",
+				c.Cfg.ClusterName(), made, c.NodeImage)
+			if err := c.Clean(ctx); err != nil {
+				return "", nil, err
+			}
+			mode = Create
+		}
+	}
 	nodes := c.Nodes()
 	// ready are the steps after which the nodes are up; kubeconfigAfter the
 	// one after which the master holds its admin credentials.

@@ -2,7 +2,10 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,7 +17,24 @@ import (
 // resumed cluster still holds the Ready states of before it stopped.
 func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string, dns bool) error {
 	since = since.Add(-2 * time.Second).Truncate(time.Second) // the API's timestamps have seconds only
+	if c.Port == 0 {
+		port, err := c.publishedPort(ctx)
+		if err != nil {
+			return err
+		}
+		c.Port = port
+	}
 	err := steps.Poll(ctx, 3*time.Minute, "nodes", func() error {
+		// A handshake costs little; a kubectl process costs the booting
+		// nodes a tenth of a second of CPU each time. (Docker's proxy
+		// accepts connections before the API server listens: only a
+		// handshake tells.) Nothing is trusted on it: kubectl verifies.
+		dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
+		conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)))
+		if err != nil {
+			return fmt.Errorf("the API server does not answer yet: %w", err)
+		}
+		conn.Close()
 		lines, err := c.KubectlOnCluster("get", "nodes", "--output=jsonpath="+
 			`{range .items[*]}{.metadata.name}={range .status.conditions[?(@.type=="Ready")]}{.status}={.lastHeartbeatTime}{end}{"\n"}{end}`).Lines(ctx)
 		if err != nil {
