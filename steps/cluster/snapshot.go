@@ -39,7 +39,7 @@ if [ -n "$pid" ]; then
   (sleep 30; kill -CONT $pid) >/dev/null 2>&1 &
   trap 'kill -CONT $pid' EXIT
 fi
-tar -C / --create --exclude='*.sock' $paths`
+tar -C / --create --exclude='*.sock' --exclude='var/lib/etcd/member/wal/*.tmp' $paths`
 
 // snapshotDir holds the cluster's snapshot on this engine.
 func (c *Cluster) snapshotDir(ctx context.Context) (string, error) {
@@ -120,13 +120,19 @@ func (c *Cluster) hasSnapshot(ctx context.Context) bool {
 	return true
 }
 
-// removeSnapshot forgets the cluster's snapshot.
+// removeSnapshot forgets the cluster's snapshot, and what a snapshot that
+// was killed half-way left.
 func (c *Cluster) removeSnapshot(ctx context.Context) error {
 	dir, err := c.snapshotDir(ctx)
 	if err != nil {
 		return err
 	}
-	return os.RemoveAll(dir)
+	partial, _ := filepath.Glob(dir + ".new-*")
+	var errs []error
+	for _, d := range append(partial, dir) {
+		errs = append(errs, os.RemoveAll(d))
+	}
+	return errors.Join(errs...)
 }
 
 // restoreNode replaces node n by a fresh container of the node image with
