@@ -25,16 +25,11 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 		c.Port = port
 	}
 	err := steps.Poll(ctx, 3*time.Minute, "nodes", func() error {
-		// A handshake costs little; a kubectl process costs the booting
-		// nodes a tenth of a second of CPU each time. (Docker's proxy
-		// accepts connections before the API server listens: only a
-		// handshake tells.) Nothing is trusted on it: kubectl verifies.
-		dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
-		conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)))
-		if err != nil {
-			return fmt.Errorf("the API server does not answer yet: %w", err)
+		// A kubectl process costs the booting nodes a tenth of a second of
+		// CPU each time: ask only once the API server answers.
+		if err := c.apiServerAnswers(ctx); err != nil {
+			return err
 		}
-		conn.Close()
 		lines, err := c.KubectlOnCluster("get", "nodes", "--output=jsonpath="+
 			`{range .items[*]}{.metadata.name}={range .status.conditions[?(@.type=="Ready")]}{.status}={.lastHeartbeatTime}{end}{"\n"}{end}`).Lines(ctx)
 		if err != nil {
@@ -78,4 +73,16 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 func fresh(timestamp string, since time.Time) bool {
 	t, err := time.Parse(time.RFC3339, timestamp)
 	return err == nil && !t.Before(since)
+}
+
+// apiServerAnswers tells whether the API server completes a TLS handshake
+// on its published port. Docker's proxy accepts connections before the API
+// server listens: only a handshake tells. Nothing is trusted on it.
+func (c *Cluster) apiServerAnswers(ctx context.Context) error {
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
+	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)))
+	if err != nil {
+		return fmt.Errorf("the API server does not answer yet: %w", err)
+	}
+	return conn.Close()
 }
