@@ -62,6 +62,7 @@ func TestClusterLifecycle(t *testing.T) {
 		applyWorkloads(t)
 		checkServing(t)
 	})
+	t.Run("an up interrupted while restoring is finished by the next", checkInterruptedRestore)
 	t.Run("down then up keeps the cluster's objects", func(t *testing.T) {
 		mustKubectl(t, "create", "deployment", "kept", "--image="+testImage, "--", "/testapp", "serve")
 		mustKubectl(t, "patch", "deployment", "kept", "--patch", `{"spec":{"template":{"spec":{"containers":[{"name":"testapp","imagePullPolicy":"Never"}]}}}}`)
@@ -254,6 +255,42 @@ func checkClean(t *testing.T) {
 	contexts, _ := exec.Command(kubectlPath(), "--kubeconfig", kubeconfig, "config", "get-contexts", "--output=name").Output()
 	if !strings.Contains(string(contexts), "foreign") || strings.Contains(string(contexts), contextName) {
 		t.Errorf("contexts after clean: %q; want foreign kept and %s gone", contexts, contextName)
+	}
+}
+
+// checkInterruptedRestore interrupts up (as Ctrl-C does) while it replaces
+// the nodes, at best when a node is created and not yet started, and
+// checks that the next up gives a cluster whose nodes are Ready.
+func checkInterruptedRestore(t *testing.T) {
+	cmd := exec.Command(dindCluster(t), "up")
+	cmd.Env = clusterEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel, "--filter", "status=created"); out != "" {
+			t.Log("interrupting up with a node created and not started")
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Error("up did not stop within a minute of the interrupt")
+	}
+	mustRun(t, "up")
+	nodes := mustKubectl(t, "get", "nodes", "--output=jsonpath="+
+		`{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
+	if want := "kube-master-cluster-9=True kube-node-1-cluster-9=True kube-node-2-cluster-9=True"; nodes != want {
+		t.Errorf("after an interrupted restore and up, nodes %q, want %q", nodes, want)
 	}
 }
 

@@ -4,6 +4,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 		}
 		creations = append(creations, made)
 	}
-	slices.SortFunc(creations, func(a, b creation) int { return int(a.total - b.total) })
+	slices.SortFunc(creations, func(a, b creation) int { return cmp.Compare(a.total, b.total) })
 	median := creations[len(creations)/2]
 	add(fmt.Sprintf("up (create, median of %d)", createRuns), seconds(median.total), "<= 20s")
 	add("  of which kubeadm init", seconds(median.init), "")

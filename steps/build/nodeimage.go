@@ -64,7 +64,7 @@ func (b *Builder) nodeImageDone(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	b.NodeImage = "dind-cluster/node:" + b.Set.Kubernetes + "-" + key
-	return imageExists(ctx, b.NodeImage) && volumeExists(ctx, LayersVolume(b.NodeImage)), nil
+	return imageExists(ctx, b.NodeImage) && layersVolumeExists(ctx, LayersVolume(b.NodeImage)), nil
 }
 
 // LayersVolume holds the unpacked layers of the cluster images preloaded in
@@ -79,8 +79,12 @@ func LayersVolume(nodeImage string) string {
 // LayersDir is where a node mounts the layers volume.
 const LayersDir = "/var/lib/dind-layers"
 
-func volumeExists(ctx context.Context, name string) bool {
-	return shell.Docker("volume", "inspect", "--format", "{{.Name}}", name).Run(ctx) == nil
+// layersVolumeExists tells whether the layers volume name was made by a
+// build: `docker run --volume` makes an empty one, without the label, where
+// a volume is missing.
+func layersVolumeExists(ctx context.Context, name string) bool {
+	label, err := shell.Docker("volume", "inspect", "--format", `{{index .Labels "`+ArtifactLabel+`"}}`, name).Output(ctx)
+	return err == nil && label == "layers"
 }
 
 // nodeFiles is what goes into the node's file system on top of the base.
@@ -134,7 +138,7 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	defer unlock()
 	layers := LayersVolume(b.NodeImage)
 	if imageExists(ctx, b.NodeImage) {
-		if volumeExists(ctx, layers) {
+		if layersVolumeExists(ctx, layers) {
 			return nil
 		}
 		// The layers volume was removed (docker volume prune): make both again.
@@ -218,14 +222,14 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 		final, b.NodeImage).Run(ctx); err != nil {
 		return err
 	}
-	b.pruneNodeImages(ctx)
+	b.PruneNodeImages(ctx)
 	return nil
 }
 
-// pruneNodeImages removes the node images of the same Kubernetes version
+// PruneNodeImages removes the node images of the same Kubernetes version
 // that this one replaces, with their layers volumes, unless a node still
 // uses them (the engine refuses then, and they stay).
-func (b *Builder) pruneNodeImages(ctx context.Context) {
+func (b *Builder) PruneNodeImages(ctx context.Context) {
 	repo, _, _ := strings.Cut(b.NodeImage, ":")
 	tags, err := shell.Docker("images", "--filter", "label="+ArtifactLabel+"=node",
 		"--filter", "label=dind-cluster.kubernetes="+b.Set.Kubernetes, "--format", "{{.Repository}}:{{.Tag}}").Lines(ctx)

@@ -41,6 +41,7 @@ type Cluster struct {
 	token    string
 	ca       clusterCA
 	engineID string
+	builder  *build.Builder // the supply chain prepare ran
 }
 
 // New prepares a cluster of cfg.

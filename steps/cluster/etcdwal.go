@@ -14,7 +14,8 @@ import (
 // ready: a fresh cluster's snapshot held 128 MB of zeros, which a restore
 // wrote out again through the node's slow root file system. A segment cut
 // after its last record opens as well: etcd reads records until a zero
-// length field or the end of the file, and preallocates anew as it writes.
+// length field or the end of the file, appends to it, and preallocates the
+// segments it starts after it.
 
 // walUsed is how many leading bytes of WAL segment seg hold whole records.
 // A record is framed by a little-endian 64-bit length field: the record's

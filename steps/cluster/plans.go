@@ -50,16 +50,19 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			return "", nil, err
 		}
 		made, err := shell.Docker("inspect", "--format", "{{.Config.Image}}", c.Master().Name).Output(ctx)
-		if err != nil {
-			return "", nil, err
-		}
-		if made != c.NodeImage {
+		switch {
+		case err != nil:
+			c.logf("cluster %s has no %s to restore: recreating it", c.Cfg.ClusterName(), c.Master().Name)
+		case made != c.NodeImage:
 			c.logf("cluster %s was made from node image %s, and this dind-cluster makes %s: recreating it",
 				c.Cfg.ClusterName(), made, c.NodeImage)
+		}
+		if err != nil || made != c.NodeImage {
 			if err := c.Clean(ctx); err != nil {
 				return "", nil, err
 			}
-			mode = Create
+			c.builder.PruneNodeImages(ctx) // the cluster's old one is free now
+			containers, mode = nil, Create
 		}
 	}
 	nodes := c.Nodes()
@@ -180,7 +183,7 @@ func (c *Cluster) preflight(b *build.Builder) steps.Step {
 // mode judges what up must do from the containers there are.
 func (c *Cluster) mode(ctx context.Context, containers []Container) string {
 	var names []string
-	running := 0
+	running, unstarted := 0, 0
 	extra := map[string]bool{}
 	for _, n := range c.extraNodes(containers) {
 		extra[n.Name] = true
@@ -190,8 +193,11 @@ func (c *Cluster) mode(ctx context.Context, containers []Container) string {
 			continue
 		}
 		names = append(names, ct.Name)
-		if ct.State == "running" || ct.State == "paused" {
+		switch ct.State {
+		case "running", "paused":
 			running++
+		case "created":
+			unstarted++
 		}
 	}
 	want := c.Cfg.NodeNames()
@@ -204,7 +210,9 @@ func (c *Cluster) mode(ctx context.Context, containers []Container) string {
 		c.logf("cluster %s runs Kubernetes %s; DIND_K8S_VERSION asks for %s: recreating it", c.Cfg.ClusterName(), version, c.Cfg.Versions.Kubernetes)
 		return Create
 	}
-	if running == len(want) {
+	// A node that was never started is one an interrupted restore left
+	// without its files: only a restore makes it whole.
+	if running == len(want) || unstarted > 0 {
 		return Restore
 	}
 	return Resume

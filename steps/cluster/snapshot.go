@@ -29,17 +29,19 @@ var snapshotPaths = []string{"etc/kubernetes", "etc/kubeadm", "etc/dind", "etc/c
 
 // snapshotScript writes the tar on its standard output. etcd is stopped
 // meanwhile, so that its files are as a crash would leave them, which etcd
-// recovers from; a watchdog resumes it should the script be killed.
+// recovers from. Should the script be killed half-way, a watchdog resumes
+// etcd a minute later. tar's status 1 (a file changed as it was read: kubelet
+// rewrites its checkpoints) is no failure; etcd's files cannot change.
 var snapshotScript = `set -o errexit -o nounset -o pipefail
 paths=""
 for p in ` + strings.Join(snapshotPaths, " ") + `; do [ -e "/$p" ] && paths="$paths $p"; done
 pid=$(pgrep -x etcd || true)
 if [ -n "$pid" ]; then
   kill -STOP $pid
-  (sleep 30; kill -CONT $pid) >/dev/null 2>&1 &
+  (sleep 60; kill -CONT $pid) >/dev/null 2>&1 &
   trap 'kill -CONT $pid' EXIT
 fi
-tar -C / --create --exclude='*.sock' --exclude='var/lib/etcd/member/wal/*.tmp' $paths`
+tar -C / --create --exclude='*.sock' --exclude='var/lib/etcd/member/wal/*.tmp' $paths || [ $? -eq 1 ]`
 
 // snapshotDir holds the cluster's snapshot on this engine.
 func (c *Cluster) snapshotDir(ctx context.Context) (string, error) {
@@ -127,10 +129,12 @@ func (c *Cluster) removeSnapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	partial, _ := filepath.Glob(dir + ".new-*")
-	var errs []error
-	for _, d := range append(partial, dir) {
-		errs = append(errs, os.RemoveAll(d))
+	errs := []error{os.RemoveAll(dir)}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), filepath.Base(dir)+".new-") {
+			errs = append(errs, os.RemoveAll(filepath.Join(filepath.Dir(dir), e.Name())))
+		}
 	}
 	return errors.Join(errs...)
 }
