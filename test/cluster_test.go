@@ -286,7 +286,9 @@ func checkInterruptedRestore(t *testing.T) {
 		<-done
 		t.Error("up did not stop within a minute of the interrupt")
 	}
-	mustRun(t, "up")
+	if out := mustRun(t, "up"); !strings.Contains(out, "restored") {
+		t.Errorf("up after an interrupted restore did not restore:\n%s", out)
+	}
 	nodes := mustKubectl(t, "get", "nodes", "--output=jsonpath="+
 		`{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
 	if want := "kube-master-cluster-9=True kube-node-1-cluster-9=True kube-node-2-cluster-9=True"; nodes != want {

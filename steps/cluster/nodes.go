@@ -46,6 +46,9 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 	return nil
 }
 
+// nodeImageLabel tells on a node's volumes the node image they were made for.
+const nodeImageLabel = "dind-cluster.node-image"
+
 // volumePrefix names node n's volumes, as the seed named them.
 func volumePrefix(n Node) string { return "kubeadm-dind-" + n.Name }
 
@@ -57,8 +60,9 @@ func (c *Cluster) runNode(ctx context.Context, n Node, port int, place func(cont
 		"--network", c.Cfg.NetworkName(), "--ip", n.IP, "--label", "dind-cluster.node=" + n.Name}
 	args = append(args, c.labelFlags()...)
 	for name := range engine.NodeVolumes {
-		// Creating a volume that exists is a no-op: a restored node keeps its own.
-		create := append([]string{"volume", "create"}, c.labelFlags()...)
+		// Creating a volume that exists is a no-op: a restored node keeps its
+		// own. The node image is noted: containerd's volume refers to its layers.
+		create := append([]string{"volume", "create", "--label", nodeImageLabel + "=" + c.NodeImage}, c.labelFlags()...)
 		if err := shell.Docker(append(create, volumePrefix(n)+"-"+name)...).Run(ctx); err != nil {
 			return err
 		}

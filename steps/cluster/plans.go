@@ -49,15 +49,11 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		if err := c.prepare(ctx); err != nil {
 			return "", nil, err
 		}
-		made, err := shell.Docker("inspect", "--format", "{{.Config.Image}}", c.Master().Name).Output(ctx)
-		switch {
-		case err != nil:
-			c.logf("cluster %s has no %s to restore: recreating it", c.Cfg.ClusterName(), c.Master().Name)
-		case made != c.NodeImage:
-			c.logf("cluster %s was made from node image %s, and this dind-cluster makes %s: recreating it",
+		made, err := shell.Docker("volume", "inspect", "--format", `{{index .Labels "`+nodeImageLabel+`"}}`,
+			volumePrefix(c.Master())+"-containerd").Output(ctx)
+		if err == nil && made != c.NodeImage {
+			c.logf("cluster %s was made from node image %q, and this dind-cluster makes %s: recreating it",
 				c.Cfg.ClusterName(), made, c.NodeImage)
-		}
-		if err != nil || made != c.NodeImage {
 			if err := c.Clean(ctx); err != nil {
 				return "", nil, err
 			}
@@ -202,17 +198,20 @@ func (c *Cluster) mode(ctx context.Context, containers []Container) string {
 	}
 	want := c.Cfg.NodeNames()
 	slices.Sort(want)
-	if !slices.Equal(names, want) || !c.hasSnapshot(ctx) {
+	if len(names) == 0 || !c.hasSnapshot(ctx) {
 		return Create
 	}
-	version, _ := shell.Docker("inspect", "--format", `{{index .Config.Labels "dind-cluster.kubernetes"}}`, c.Master().Name).Output(ctx)
-	if version != c.Cfg.Versions.Kubernetes {
-		c.logf("cluster %s runs Kubernetes %s; DIND_K8S_VERSION asks for %s: recreating it", c.Cfg.ClusterName(), version, c.Cfg.Versions.Kubernetes)
+	// The node image's tag carries its Kubernetes version.
+	made, _ := shell.Docker("volume", "inspect", "--format", `{{index .Labels "`+nodeImageLabel+`"}}`,
+		volumePrefix(c.Master())+"-containerd").Output(ctx)
+	if !strings.HasPrefix(made, "dind-cluster/node:"+c.Cfg.Versions.Kubernetes+"-") {
+		c.logf("cluster %s was made from node image %q, not one of Kubernetes %s: recreating it",
+			c.Cfg.ClusterName(), made, c.Cfg.Versions.Kubernetes)
 		return Create
 	}
-	// A node that was never started is one an interrupted restore left
-	// without its files: only a restore makes it whole.
-	if running == len(want) || unstarted > 0 {
+	// A node missing, or never started, is what an interrupted restore
+	// leaves: only a restore makes the cluster whole again.
+	if running == len(want) || unstarted > 0 || !slices.Equal(names, want) {
 		return Restore
 	}
 	return Resume
