@@ -60,6 +60,8 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			c.builder.PruneNodeImages(ctx) // the cluster's old one is free now
 			containers, mode = nil, Create
 		}
+		// The supply chain and preflight just ran: the plan need not again.
+		plan = []steps.Step{{Name: "preflight", Run: func(context.Context) error { return nil }}}
 	}
 	nodes := c.Nodes()
 	// ready are the steps after which the nodes are up; kubeconfigAfter the
