@@ -258,10 +258,11 @@ func checkClean(t *testing.T) {
 	}
 }
 
-// checkInterruptedRestore interrupts up (as Ctrl-C does) while it replaces
-// the nodes, at best when a node is created and not yet started, and
-// checks that the next up gives a cluster whose nodes are Ready.
-func checkInterruptedRestore(t *testing.T) {
+// interruptedUp starts up, waits until interruptNow says so (for 3
+// minutes at most), then interrupts it as Ctrl-C does and waits for it to
+// stop. It tells whether interruptNow said so.
+func interruptedUp(t *testing.T, interruptNow func() bool) (reached bool) {
+	t.Helper()
 	cmd := exec.Command(dindCluster(t), "up")
 	cmd.Env = clusterEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -270,21 +271,34 @@ func checkInterruptedRestore(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel, "--filter", "status=created"); out != "" {
-			t.Log("interrupting up with a node created and not started")
-			break
+	for deadline := time.Now().Add(3 * time.Minute); !reached && time.Now().Before(deadline); {
+		if reached = interruptNow(); !reached {
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	select {
-	case <-done:
+	case err := <-done:
+		if err == nil {
+			t.Log("up finished before the interrupt reached it")
+		}
 	case <-time.After(time.Minute):
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		t.Error("up did not stop within a minute of the interrupt")
+	}
+	return reached
+}
+
+// checkInterruptedRestore interrupts up while it replaces the nodes, when a
+// node is created and not yet started, and checks that the next up restores
+// a cluster whose nodes are Ready.
+func checkInterruptedRestore(t *testing.T) {
+	if !interruptedUp(t, func() bool {
+		out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel, "--filter", "status=created")
+		return out != ""
+	}) {
+		t.Log("no node was seen created and not started: up was interrupted later")
 	}
 	if out := mustRun(t, "up"); !strings.Contains(out, "restored") {
 		t.Errorf("up after an interrupted restore did not restore:\n%s", out)
@@ -296,34 +310,14 @@ func checkInterruptedRestore(t *testing.T) {
 	}
 }
 
-// checkInterruptedUp interrupts up (as Ctrl-C does) once nodes exist, and
-// checks that clean removes what it left.
+// checkInterruptedUp interrupts up once nodes exist, and checks that clean
+// removes what it left.
 func checkInterruptedUp(t *testing.T) {
-	cmd := exec.Command(dindCluster(t), "up")
-	cmd.Env = clusterEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 3*time.Minute, "a node container of the interrupted up", func() error {
+	if !interruptedUp(t, func() bool {
 		out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel)
-		if out == "" {
-			return fmt.Errorf("no container yet")
-		}
-		return nil
-	})
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Log("up finished before the interrupt reached it")
-		}
-	case <-time.After(time.Minute):
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		t.Error("up did not stop within a minute of the interrupt")
+		return out != ""
+	}) {
+		t.Fatal("up made no node container in 3 minutes")
 	}
 	mustRun(t, "clean")
 	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}, {"images"}} {
