@@ -16,12 +16,12 @@ import (
 
 // A snapshot is, per node, a gzipped tar of what kubeadm, kubelet and
 // dind-cluster wrote into the node's root file system, etcd's data among it
-// (compacted: see etcdwal.go). With the node image
-// and the node's volumes, which a restore keeps, it makes the node again.
-// It is streamed out of and into the nodes, so it works with a remote engine,
-// and kept in the cache folder, per engine and cluster. `docker commit` of
-// the nodes did the same job 5 times slower: the engine compares whole file
-// systems to find the few files that changed.
+// (compacted: see etcdwal.go). With the node image and the node's volumes,
+// which a restore keeps, it makes the node again. It is streamed out of and
+// into the nodes, so it works with a remote engine, and kept in the cache
+// folder, per engine and cluster. `docker commit` of the nodes did the same
+// job 5 times slower: the engine compares whole file systems to find the few
+// files that changed.
 
 // snapshotPaths are the node's own files, relative to its root.
 var snapshotPaths = []string{"etc/kubernetes", "etc/kubeadm", "etc/dind", "etc/cni/net.d", "etc/machine-id",
