@@ -56,6 +56,11 @@ func Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return up(ctx, c)
+}
+
+// up runs c's up and tells how it went.
+func up(ctx context.Context, c *cluster.Cluster) error {
 	mode, timeline, err := c.Up(ctx)
 	fmt.Println()
 	timeline.Print(os.Stdout)
@@ -131,10 +136,7 @@ func Restore(ctx context.Context) error {
 		return err
 	}
 	c.ForceRestore = true
-	_, timeline, err := c.Up(ctx)
-	fmt.Println()
-	timeline.Print(os.Stdout)
-	return err
+	return up(ctx, c)
 }
 
 // Snapshot makes the cluster's present state the one up and restore go back to.
