@@ -52,6 +52,22 @@ const nodeImageLabel = "dind-cluster.node-image"
 // volumePrefix names node n's volumes, as the seed named them.
 func volumePrefix(n Node) string { return "kubeadm-dind-" + n.Name }
 
+// volumeNames are node n's volumes, one per folder of engine.NodeVolumes.
+func volumeNames(n Node) map[string]string {
+	out := map[string]string{}
+	for kind := range engine.NodeVolumes {
+		out[kind] = volumePrefix(n) + "-" + kind
+	}
+	return out
+}
+
+// madeFrom is the node image the cluster's master volumes were made for
+// ("" for volumes older than that label); an error when there are none.
+func (c *Cluster) madeFrom(ctx context.Context) (string, error) {
+	return shell.Docker("volume", "inspect", "--format", `{{index .Labels "`+nodeImageLabel+`"}}`,
+		volumeNames(c.Master())["containerd"]).Output(ctx)
+}
+
 // runNode creates node n's container from the node image, lets place put
 // the node's own files into it, and starts it. port is the API server's host
 // port for the master, 0 for a free one.
@@ -59,11 +75,11 @@ func (c *Cluster) runNode(ctx context.Context, n Node, port int, place func(cont
 	args := []string{"create", "--name", n.Name, "--hostname", n.Name,
 		"--network", c.Cfg.NetworkName(), "--ip", n.IP, "--label", "dind-cluster.node=" + n.Name}
 	args = append(args, c.labelFlags()...)
-	for name := range engine.NodeVolumes {
+	for _, name := range volumeNames(n) {
 		// Creating a volume that exists is a no-op: a restored node keeps its
 		// own. The node image is noted: containerd's volume refers to its layers.
 		create := append([]string{"volume", "create", "--label", nodeImageLabel + "=" + c.NodeImage}, c.labelFlags()...)
-		if err := shell.Docker(append(create, volumePrefix(n)+"-"+name)...).Run(ctx); err != nil {
+		if err := shell.Docker(append(create, name)...).Run(ctx); err != nil {
 			return err
 		}
 	}

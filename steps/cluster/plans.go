@@ -49,8 +49,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		if err := c.prepare(ctx); err != nil {
 			return "", nil, err
 		}
-		made, err := shell.Docker("volume", "inspect", "--format", `{{index .Labels "`+nodeImageLabel+`"}}`,
-			volumePrefix(c.Master())+"-containerd").Output(ctx)
+		made, err := c.madeFrom(ctx)
 		if err == nil && made != c.NodeImage {
 			c.logf("cluster %s was made from node image %q, and this dind-cluster makes %s: recreating it",
 				c.Cfg.ClusterName(), made, c.NodeImage)
@@ -129,7 +128,11 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			if err := shell.Docker("rm", "--force", n.Name).Run(ctx); err != nil {
 				return "", nil, err
 			}
-			if err := shell.Docker("volume", "rm", "--force", volumePrefix(n)+"-containerd", volumePrefix(n)+"-kubelet").Run(ctx); err != nil {
+			rm := []string{"volume", "rm", "--force"}
+			for _, v := range volumeNames(n) {
+				rm = append(rm, v)
+			}
+			if err := shell.Docker(rm...).Run(ctx); err != nil {
 				return "", nil, err
 			}
 		}
@@ -204,8 +207,7 @@ func (c *Cluster) mode(ctx context.Context, containers []Container) string {
 		return Create
 	}
 	// The node image's tag carries its Kubernetes version.
-	made, _ := shell.Docker("volume", "inspect", "--format", `{{index .Labels "`+nodeImageLabel+`"}}`,
-		volumePrefix(c.Master())+"-containerd").Output(ctx)
+	made, _ := c.madeFrom(ctx)
 	if !strings.HasPrefix(made, "dind-cluster/node:"+c.Cfg.Versions.Kubernetes+"-") {
 		c.logf("cluster %s was made from node image %q, not one of Kubernetes %s: recreating it",
 			c.Cfg.ClusterName(), made, c.Cfg.Versions.Kubernetes)
