@@ -112,25 +112,35 @@ func (c *Cluster) Containers(ctx context.Context) ([]Container, error) {
 func (c *Cluster) values(n Node) embed.Values {
 	cgroupV1 := c.Engine.CgroupVersion == "1"
 	return embed.Values{
-		Kubernetes:     c.Cfg.Versions.Kubernetes,
-		Images:         build.Images(c.Cfg.Versions),
-		ClusterName:    c.Cfg.ClusterName(),
-		Token:          c.token,
-		CACertData:     base64.StdEncoding.EncodeToString(c.ca.Cert),
-		MasterIP:       c.Master().IP,
-		APIServerPort:  apiServerPort,
-		ServiceCIDR:    c.Cfg.ServiceCIDR().String(),
-		PodNetworkCIDR: c.Cfg.PodCIDR().String(),
-		DNSDomain:      "cluster.local",
-		CgroupV1:       cgroupV1,
-		KubeProxyMode:  "iptables",
-		// A node is a container: kubeadm cannot read the kernel's config nor
-		// load modules, and the host decides about swap.
-		PreflightIgnore: []string{"SystemVerification", "Swap", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"},
+		Kubernetes:      c.Cfg.Versions.Kubernetes,
+		Images:          build.Images(c.Cfg.Versions),
+		ClusterName:     c.Cfg.ClusterName(),
+		Token:           c.token,
+		CACertData:      base64.StdEncoding.EncodeToString(c.ca.Cert),
+		MasterIP:        c.Master().IP,
+		APIServerPort:   apiServerPort,
+		ServiceCIDR:     c.Cfg.ServiceCIDR().String(),
+		PodNetworkCIDR:  c.Cfg.PodCIDR().String(),
+		DNSDomain:       "cluster.local",
+		CgroupV1:        cgroupV1,
+		KubeProxyMode:   "iptables",
+		PreflightIgnore: preflightIgnore(n),
 		NodeName:        n.Name,
 		NodeIP:          n.IP,
 		PodSubnet:       c.Cfg.PodSubnet(n.Index).String(),
 	}
+}
+
+// preflightIgnore are the kubeadm preflight errors node n raises by design.
+// A node is a container: kubeadm cannot read the kernel's config nor load
+// modules, and the host decides about swap. A worker comes with its kubelet
+// credentials (see kubeletCredentials).
+func preflightIgnore(n Node) []string {
+	ignore := []string{"SystemVerification", "Swap", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"}
+	if n.Index != 0 {
+		ignore = append(ignore, "FileAvailable--etc-kubernetes-kubelet.conf")
+	}
+	return ignore
 }
 
 // newToken makes a kubeadm bootstrap token: [a-z0-9]{6}.[a-z0-9]{16}.

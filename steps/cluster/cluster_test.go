@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +97,69 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 		return
 	}
 	t.Error("a worker has no discovery.conf to join with")
+}
+
+// A worker's kubelet must find valid credentials, or it bootstraps, which
+// waits for the controller-manager.
+func TestWorkersComeWithKubeletCredentials(t *testing.T) {
+	c := New(testConfig(t, map[string]string{}), nil)
+	var err error
+	if c.ca, err = newClusterCA(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	nodes := c.Nodes()
+	paths := map[string]string{}
+	files, err := c.nodeFiles(nodes[1], nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		paths[f.Path] = string(f.Content)
+	}
+	conf := paths["/etc/kubernetes/kubelet.conf"]
+	if !strings.Contains(conf, "server: https://10.192.0.2:6443") ||
+		!strings.Contains(conf, "client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem") {
+		t.Errorf("kubelet.conf of kube-node-1:\n%s", conf)
+	}
+	pair, err := tls.X509KeyPair([]byte(paths["/var/lib/kubelet/pki/kubelet-client-current.pem"]),
+		[]byte(paths["/var/lib/kubelet/pki/kubelet-client-current.pem"]))
+	if err != nil {
+		t.Fatalf("kubelet credentials of kube-node-1: %v", err)
+	}
+	cert := pair.Leaf
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(c.ca.Cert)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("the kubelet's client certificate is not one the cluster's CA signed for clients: %v", err)
+	}
+	if cert.Subject.CommonName != "system:node:kube-node-1" || !slices.Equal(cert.Subject.Organization, []string{"system:nodes"}) {
+		t.Errorf("kubelet certificate for %s in %v; the node authorizer wants system:node:kube-node-1 in system:nodes",
+			cert.Subject.CommonName, cert.Subject.Organization)
+	}
+	if !strings.Contains(string(joinConfig(t, c, nodes[1])), "FileAvailable--etc-kubernetes-kubelet.conf") {
+		t.Error("kubeadm join would refuse the kubelet.conf the worker comes with")
+	}
+	files, _ = c.nodeFiles(nodes[0], nodes)
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, "/var/lib/kubelet/pki/") {
+			t.Errorf("the master is given %s: kubeadm init makes its kubelet's credentials", f.Path)
+		}
+	}
+}
+
+func joinConfig(t *testing.T, c *Cluster, n Node) []byte {
+	t.Helper()
+	files, err := c.nodeFiles(n, c.Nodes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "/etc/kubeadm/join.yaml" {
+			return f.Content
+		}
+	}
+	t.Fatalf("%s has no join.yaml", n.Name)
+	return nil
 }
 
 func TestTokensHaveKubeadmsForm(t *testing.T) {

@@ -63,6 +63,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, error) {
 		return n, fmt.Errorf("making a join token on %s: %w", c.Master().Name, err)
 	}
 	c.token = strings.TrimSpace(token)
+	// The CA signs the new node's kubelet credentials.
 	ca, err := shell.Docker("exec", c.Master().Name, "cat", "/etc/kubernetes/pki/ca.crt").Output(ctx)
 	if err == nil {
 		err = checkCACert([]byte(ca))
@@ -70,7 +71,11 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, error) {
 	if err != nil {
 		return n, fmt.Errorf("reading the cluster's CA certificate on %s: %w", c.Master().Name, err)
 	}
-	c.ca = clusterCA{Cert: []byte(ca + "\n")}
+	key, err := shell.Docker("exec", c.Master().Name, "cat", "/etc/kubernetes/pki/ca.key").Output(ctx)
+	if err != nil {
+		return n, fmt.Errorf("reading the cluster's CA key on %s: %w", c.Master().Name, err)
+	}
+	c.ca = clusterCA{Cert: []byte(ca + "\n"), Key: []byte(key + "\n")}
 	all := append(existing, n)
 	files, err := c.nodeFiles(n, all)
 	if err != nil {

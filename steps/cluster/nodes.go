@@ -137,8 +137,15 @@ func (c *Cluster) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(c.routes(n, all))},
 	}
 	kubeadm := map[string]string{"/etc/kubeadm/join.yaml": "kubeadm/v1beta4/join.yaml.tmpl",
-		"/etc/kubeadm/discovery.conf": "kubeadm/discovery.conf.tmpl"}
-	if n.Index == 0 {
+		"/etc/kubeadm/discovery.conf":  "kubeadm/discovery.conf.tmpl",
+		"/etc/kubernetes/kubelet.conf": "kubeadm/kubelet.conf.tmpl"}
+	if n.Index != 0 {
+		creds, err := c.ca.kubeletCredentials(n.Name, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("making the kubelet credentials of %s: %w", n.Name, err)
+		}
+		files = append(files, embed.File{Path: "/var/lib/kubelet/pki/kubelet-client-current.pem", Mode: 0o600, Content: creds})
+	} else {
 		kubeadm = map[string]string{"/etc/kubeadm/init.yaml": "kubeadm/v1beta4/init.yaml.tmpl",
 			"/etc/kubeadm/patches/corednsdeployment+strategic.yaml": "kubeadm/patches/corednsdeployment+strategic.yaml"}
 		files = append(files,

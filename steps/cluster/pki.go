@@ -19,7 +19,7 @@ import (
 // cluster-info ConfigMap, and could not verify the API server.
 type clusterCA struct {
 	Cert []byte // PEM
-	Key  []byte // PEM, nil when only the certificate is known
+	Key  []byte // PEM
 }
 
 // newClusterCA makes a CA as kubeadm would: ECDSA P-256, 10 years.
@@ -53,6 +53,75 @@ func newClusterCA(now time.Time) (clusterCA, error) {
 		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		Key:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 	}, nil
+}
+
+// kubeletCredentials are the client certificate and key of node name's
+// kubelet, in the one PEM file kubelet keeps them in, signed by ca for a
+// year as the controller-manager would sign them. A worker given them joins
+// without TLS bootstrapping: no certificate request waits for the
+// controller-manager, and the kubelet's first requests already succeed
+// (kubelet's informers started on anonymous credentials and backed off,
+// leaving kube-proxy without service data for its first 10s).
+func (ca clusterCA) kubeletCredentials(name string, now time.Time) ([]byte, error) {
+	caCert, caKey, err := ca.parse()
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "system:node:" + name, Organization: []string{"system:nodes"}},
+		NotBefore:    now.Add(-time.Minute).UTC(),
+		NotAfter:     now.Add(365 * 24 * time.Hour).UTC(),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...), nil
+}
+
+// parse reads the CA's certificate and key.
+func (ca clusterCA) parse() (*x509.Certificate, any, error) {
+	if err := checkCACert(ca.Cert); err != nil {
+		return nil, nil, err
+	}
+	block, _ := pem.Decode(ca.Cert)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	block, _ = pem.Decode(ca.Key)
+	if block == nil {
+		return nil, nil, fmt.Errorf("the cluster's CA has no PEM key")
+	}
+	var key any
+	switch block.Type {
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	default:
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("the cluster's CA key: %w", err)
+	}
+	return cert, key, nil
 }
 
 // checkCACert makes sure pemCert holds a CA certificate.
