@@ -69,8 +69,12 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 		paths["/etc/dind/network.env"] != "POD_SUBNET=10.244.2.0/24\nPOD_NETWORK_CIDR=10.244.0.0/16\n" {
 		t.Errorf("master files: %v", paths)
 	}
-	if !strings.Contains(paths["/etc/kubeadm/patches/corednsdeployment+strategic.yaml"], "periodSeconds: 1") {
+	patch := paths["/etc/kubeadm/patches/corednsdeployment+strategic.yaml"]
+	if !strings.Contains(patch, "periodSeconds: 1") {
 		t.Error("the master lacks the patch that probes CoreDNS every second")
+	}
+	if !regexp.MustCompile(`KUBERNETES_SERVICE_HOST\s+value: "10.192.5.2"`).MatchString(patch) {
+		t.Errorf("CoreDNS is not pointed at the API server's address:\n%s", patch)
 	}
 	if paths["/etc/kubernetes/pki/ca.crt"] != string(c.ca.Cert) || paths["/etc/kubernetes/pki/ca.key"] != string(c.ca.Key) {
 		t.Error("the master is not given the cluster's CA for kubeadm init to use")

@@ -147,7 +147,7 @@ func (c *Cluster) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 		files = append(files, embed.File{Path: "/var/lib/kubelet/pki/kubelet-client-current.pem", Mode: 0o600, Content: creds})
 	} else {
 		kubeadm = map[string]string{"/etc/kubeadm/init.yaml": "kubeadm/v1beta4/init.yaml.tmpl",
-			"/etc/kubeadm/patches/corednsdeployment+strategic.yaml": "kubeadm/patches/corednsdeployment+strategic.yaml"}
+			"/etc/kubeadm/patches/corednsdeployment+strategic.yaml": "kubeadm/patches/corednsdeployment+strategic.yaml.tmpl"}
 		files = append(files,
 			embed.File{Path: "/etc/kubernetes/pki/ca.crt", Mode: 0o644, Content: c.ca.Cert},
 			embed.File{Path: "/etc/kubernetes/pki/ca.key", Mode: 0o600, Content: c.ca.Key})
