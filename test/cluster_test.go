@@ -97,6 +97,13 @@ func checkNodeContents(t *testing.T) {
 			t.Errorf("%s on %s: %q (%v), want %q in it", cmd, master, out, err, want)
 		}
 	}
+	// A container that runc froze and then lost stays frozen under a cgroup
+	// v1 freezer, and its node can never be removed: nodes run without one.
+	for _, node := range []string{master, "kube-node-1-cluster-9"} {
+		if out, _ := docker(t, "exec", node, "sh", "-c", "grep -c ' - cgroup cgroup .*freezer' /proc/self/mountinfo || true"); out != "0" {
+			t.Errorf("%s has a cgroup v1 freezer mounted (%s lines): a node stopped while runc froze a container could not be removed", node, out)
+		}
+	}
 	wanted, err := docker(t, "exec", master, "kubeadm", "config", "images", "list", "--kubernetes-version=v1.37.2")
 	if err != nil {
 		t.Fatal(err)
