@@ -36,6 +36,9 @@ type Cluster struct {
 	ForceRestore bool
 	// InitArgs are passed on to kubeadm init when up creates the cluster.
 	InitArgs []string
+	// volumes are the cluster's volumes known to exist, which runNode need
+	// not create.
+	volumes map[string]bool
 	// expected are nodes beyond NUM_NODES that readiness waits for too.
 	expected []string
 	token    string

@@ -72,12 +72,27 @@ func (c *Cluster) madeFrom(ctx context.Context) (string, error) {
 // the node's own files into it, and starts it. port is the API server's host
 // port for the master, 0 for a free one.
 func (c *Cluster) runNode(ctx context.Context, n Node, port int, place func(context.Context) error) error {
-	args := []string{"create", "--name", n.Name, "--hostname", n.Name,
+	if err := c.createNode(ctx, n, n.Name, port); err != nil {
+		return err
+	}
+	if err := place(ctx); err != nil {
+		return fmt.Errorf("placing the files of %s: %w", n.Name, err)
+	}
+	return c.startNode(ctx, n, port)
+}
+
+// createNode creates the container of node n under the name container,
+// with its volumes; it has n's address and port once started.
+func (c *Cluster) createNode(ctx context.Context, n Node, container string, port int) error {
+	args := []string{"create", "--name", container, "--hostname", n.Name,
 		"--network", c.Cfg.NetworkName(), "--ip", n.IP, "--label", "dind-cluster.node=" + n.Name}
 	args = append(args, c.labelFlags()...)
 	for _, name := range volumeNames(n) {
-		// Creating a volume that exists is a no-op: a restored node keeps its
-		// own. The node image is noted: containerd's volume refers to its layers.
+		// A restored node keeps its own. The node image is noted:
+		// containerd's volume refers to its layers.
+		if c.volumes[name] {
+			continue
+		}
 		create := append([]string{"volume", "create", "--label", nodeImageLabel + "=" + c.NodeImage}, c.labelFlags()...)
 		if err := shell.Docker(append(create, name)...).Run(ctx); err != nil {
 			return err
@@ -90,18 +105,31 @@ func (c *Cluster) runNode(ctx context.Context, n Node, port int, place func(cont
 		if port != 0 {
 			publish = fmt.Sprintf("127.0.0.1:%d:%d", port, apiServerPort)
 		}
-		args = append(args, "--publish", publish)
+		// The control plane is on the path of every step after boot: workers
+		// booting beside it get a quarter of its share of the CPU.
+		args = append(args, "--publish", publish, "--cpu-shares", "4096")
+		// etcd's data is on a volume of the container's own, made with it and
+		// removed with it (rm --volumes), so that a restore starts from an empty
+		// one. On the node's root file system (fuse-overlayfs here) etcd's
+		// writes, its 64 MB of preallocated WAL among them, went through FUSE.
+		mount := "type=volume,dst=/var/lib/etcd"
+		for _, l := range c.Cfg.Labels() {
+			mount += ",volume-label=" + l
+		}
+		args = append(args, "--mount", mount)
 	}
 	if err := shell.Docker(append(args, c.NodeImage)...).Run(ctx); err != nil {
+		return fmt.Errorf("creating node %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// startNode starts the container of node n; port is as for runNode.
+func (c *Cluster) startNode(ctx context.Context, n Node, port int) error {
+	if err := shell.Docker("start", n.Name).Run(ctx); err != nil {
 		if strings.Contains(err.Error(), "port is already allocated") {
 			return fmt.Errorf("APISERVER_PORT=%d is taken on the Docker host: choose another or leave it empty for a free one (%w)", port, err)
 		}
-		return fmt.Errorf("creating node %s: %w", n.Name, err)
-	}
-	if err := place(ctx); err != nil {
-		return fmt.Errorf("placing the files of %s: %w", n.Name, err)
-	}
-	if err := shell.Docker("start", n.Name).Run(ctx); err != nil {
 		return fmt.Errorf("starting node %s: %w", n.Name, err)
 	}
 	return nil

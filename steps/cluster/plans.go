@@ -123,9 +123,17 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		if port == 0 {
 			port, _ = c.publishedPort(ctx) // keep the port the user's tools know
 		}
+		names, err := shell.Docker("volume", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		c.volumes = map[string]bool{}
+		for _, name := range names {
+			c.volumes[name] = true
+		}
 		for _, n := range c.extraNodes(containers) {
 			c.logf("removing %s, which join added after the snapshot", n.Name)
-			if err := shell.Docker("rm", "--force", n.Name).Run(ctx); err != nil {
+			if err := shell.Docker("rm", "--force", "--volumes", n.Name).Run(ctx); err != nil {
 				return "", nil, err
 			}
 			rm := []string{"volume", "rm", "--force"}
@@ -136,7 +144,16 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 				return "", nil, err
 			}
 		}
+		exists := map[string]bool{}
+		for _, ct := range containers {
+			exists[ct.Name] = true
+		}
 		for _, n := range nodes {
+			if exists[stagedName(n)] { // an interrupted restore's
+				if err := shell.Docker("rm", "--force", "--volumes", stagedName(n)).Run(ctx); err != nil {
+					return "", nil, err
+				}
+			}
 			plan = append(plan, steps.Step{Name: "restore-" + n.Name, Needs: needs,
 				Run: func(ctx context.Context) error { return c.restoreNode(ctx, n, port) }})
 			ready = append(ready, "restore-"+n.Name)

@@ -142,24 +142,42 @@ func (c *Cluster) removeSnapshot(ctx context.Context) error {
 // restoreNode replaces node n by a fresh container of the node image with
 // its snapshot in place. The node keeps its volumes: kubelet removes the
 // pods that the snapshot does not know, and the preloaded images need no
-// copying.
+// copying. The replacement is made, under the name stagedName(n), while the
+// old container goes; only its start waits for the old one's address and
+// port.
 func (c *Cluster) restoreNode(ctx context.Context, n Node, port int) error {
 	dir, err := c.snapshotDir(ctx)
 	if err != nil {
 		return err
 	}
-	if err := shell.Docker("rm", "--force", n.Name).Run(ctx); err != nil {
-		return err
-	}
-	return c.runNode(ctx, n, port, func(ctx context.Context) error {
+	staged := stagedName(n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return shell.Docker("rm", "--force", "--volumes", n.Name).Run(gctx) })
+	g.Go(func() error {
+		if err := c.createNode(gctx, n, staged, port); err != nil {
+			return err
+		}
 		f, err := os.Open(snapshotFile(dir, n))
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		return shell.Docker("cp", "--archive", "-", n.Name+":/").WithStdin(f).Run(ctx)
+		if err := shell.Docker("cp", "--archive", "-", staged+":/").WithStdin(f).Run(gctx); err != nil {
+			return fmt.Errorf("placing the snapshot of %s: %w", n.Name, err)
+		}
+		return nil
 	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := shell.Docker("rename", staged, n.Name).Run(ctx); err != nil {
+		return err
+	}
+	return c.startNode(ctx, n, port)
 }
+
+// stagedName is the name of node n's container while a restore prepares it.
+func stagedName(n Node) string { return n.Name + "-restoring" }
 
 // Snapshot makes the cluster's present state the one up and restore return to.
 func (c *Cluster) Snapshot(ctx context.Context) error {
