@@ -12,14 +12,17 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // readyLimit is how long a cluster may take to become ready.
 const readyLimit = 3 * time.Minute
 
-// waitReady waits until the nodes named want are Ready and, with dns, a
-// CoreDNS pod serves. Only reports made after since count: a restored or
-// resumed cluster still holds the Ready states of before it stopped.
+// waitReady waits until the nodes named want are Ready, kube-proxy runs
+// on each of them, and, with dns, a CoreDNS pod serves. Only reports made
+// after since count: a restored or resumed cluster still holds the Ready
+// states of before it stopped.
 //
 // It watches rather than polls: a kubectl process costs the booting nodes
 // a fifth of a second of CPU, and polling spent a tenth of a restore's CPU
@@ -35,34 +38,43 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, readyLimit)
 	defer cancel()
+	ready := func(e event) bool { return e.kind != "DELETED" && e.status == "True" && fresh(e.time, since) }
 
-	ready := map[string]bool{}
-	notReady := func() []string {
-		var out []string
-		for _, n := range want {
-			if !ready[n] {
-				out = append(out, n)
-			}
-		}
-		return out
-	}
+	nodes := readiness{}
 	err := c.watch(waitCtx, func(e event) bool {
-		ready[e.name] = e.kind != "DELETED" && e.status == "True" && fresh(e.time, since)
-		return len(notReady()) == 0
-	}, "get", "nodes", "--output=jsonpath="+eventTemplate("lastHeartbeatTime"))
+		nodes[e.name] = e
+		return len(nodes.missing(want, ready)) == 0
+	}, "get", "nodes", "--output=jsonpath="+eventTemplate("{.object.metadata.name}", "lastHeartbeatTime"))
 	if err != nil {
-		return notReadyError(ctx, "not Ready: "+strings.Join(notReady(), ", "), err)
+		return notReadyError(ctx, "not Ready: "+strings.Join(nodes.missing(want, ready), ", "), err)
 	}
-	if !dns {
+
+	// Services work on a node once its kube-proxy runs: a pod of a node that
+	// has just joined may still be starting.
+	g, gctx := errgroup.WithContext(waitCtx)
+	g.Go(func() error {
+		proxies := readiness{}
+		err := c.watch(gctx, func(e event) bool {
+			proxies[e.name] = e
+			return len(proxies.missing(want, ready)) == 0
+		}, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-proxy",
+			"--output=jsonpath="+eventTemplate("{.object.spec.nodeName}", "lastTransitionTime"))
+		if err != nil {
+			return notReadyError(ctx, "kube-proxy does not run on "+strings.Join(proxies.missing(want, ready), ", "), err)
+		}
 		return nil
+	})
+	if dns {
+		g.Go(func() error {
+			err := c.watch(gctx, ready, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-dns",
+				"--output=jsonpath="+eventTemplate("{.object.spec.nodeName}", "lastTransitionTime"))
+			if err != nil {
+				return notReadyError(ctx, "no CoreDNS pod is ready", err)
+			}
+			return nil
+		})
 	}
-	err = c.watch(waitCtx, func(e event) bool {
-		return e.kind != "DELETED" && e.status == "True" && fresh(e.time, since)
-	}, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-dns", "--output=jsonpath="+eventTemplate("lastTransitionTime"))
-	if err != nil {
-		return notReadyError(ctx, "no CoreDNS pod is ready", err)
-	}
-	return nil
+	return g.Wait()
 }
 
 func notReadyError(ctx context.Context, state string, err error) error {
@@ -72,27 +84,44 @@ func notReadyError(ctx context.Context, state string, err error) error {
 	return fmt.Errorf("cluster not ready after %s: %s (%w)", readyLimit, state, err)
 }
 
-// event is one line of a watch: what happened to which object, and the
-// status and time of its Ready condition.
-type event struct{ kind, name, status, time string }
+// event is one line of a watch: what happened to which object, on which
+// node, and the status and time of its Ready condition.
+type event struct{ kind, name, node, status, time string }
 
-// eventTemplate prints an event line with the Ready condition's timestamp
-// field named stamp.
-func eventTemplate(stamp string) string {
+// eventTemplate prints an event line of the object's node (a jsonpath
+// expression) and Ready condition, with its timestamp field named stamp.
+// Fields are separated by "|": a pod not yet scheduled has no node.
+func eventTemplate(node, stamp string) string {
 	ready := `.object.status.conditions[?(@.type=="Ready")]`
-	return `{.type} {.object.metadata.name} {` + ready + `.status} {` + ready + `.` + stamp + `}{"\n"}`
+	return `{.type}|{.object.metadata.name}|` + node + `|{` + ready + `.status}|{` + ready + `.` + stamp + `}{"\n"}`
 }
 
 func parseEvent(line string) (event, bool) {
-	f := strings.Fields(line)
-	if len(f) < 2 {
+	f := strings.Split(strings.TrimSpace(line), "|")
+	if len(f) != 5 || f[0] == "" || f[1] == "" {
 		return event{}, false
 	}
-	e := event{kind: f[0], name: f[1]}
-	if len(f) == 4 {
-		e.status, e.time = f[2], f[3]
+	return event{kind: f[0], name: f[1], node: f[2], status: f[3], time: f[4]}, true
+}
+
+// readiness holds the last event of each object, by name.
+type readiness map[string]event
+
+// missing are the nodes of want on which no object is ready.
+func (r readiness) missing(want []string, ready func(event) bool) []string {
+	on := map[string]bool{}
+	for _, e := range r {
+		if ready(e) {
+			on[e.node] = true
+		}
 	}
-	return e, true
+	var out []string
+	for _, n := range want {
+		if !on[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // watch runs `kubectl get --watch` of args and hands each event to seen
