@@ -290,7 +290,14 @@ func (c *Cluster) Down(ctx context.Context) error {
 func (c *Cluster) Clean(ctx context.Context) error {
 	var err error
 	for round := 0; round < 5; round++ {
-		if err = c.removeObjects(ctx); err == nil || !(strings.Contains(err.Error(), "in use") || strings.Contains(err.Error(), "active endpoints")) {
+		err = c.removeObjects(ctx)
+		if err != nil && strings.Contains(err.Error(), "did not receive an exit event") {
+			err = fmt.Errorf("%w\n\na node cannot stop: a process in it is frozen, most likely by the cgroup freezer of a runc "+
+				"killed mid-way (nodes of older dind-cluster versions had one). On the Docker host, write THAWED into every "+
+				"freezer.state below the node's freezer cgroup (under /sys/fs/cgroup/freezer/), then run clean again", err)
+			break
+		}
+		if err == nil || !(strings.Contains(err.Error(), "in use") || strings.Contains(err.Error(), "active endpoints")) {
 			break
 		}
 		select {
