@@ -58,6 +58,7 @@ type File struct {
 	Path    string // absolute path inside the node
 	Mode    int64
 	Content []byte
+	Link    string // when set, Path is a symbolic link to Link, without content
 }
 
 // NodeFiles renders the tree under node/ into the files of a node image.

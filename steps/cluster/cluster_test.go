@@ -112,25 +112,33 @@ func TestWorkersComeWithKubeletCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes := c.Nodes()
-	paths := map[string]string{}
+	paths, links := map[string]string{}, map[string]string{}
 	files, err := c.nodeFiles(nodes[1], nodes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range files {
 		paths[f.Path] = string(f.Content)
+		if f.Link != "" {
+			links[f.Path] = f.Link
+		}
+	}
+	// kubelet renews its credentials into a new pair and points this link
+	// at it; it refuses to renew over a plain file.
+	pair := links["/var/lib/kubelet/pki/kubelet-client-current.pem"]
+	if !regexp.MustCompile(`^/var/lib/kubelet/pki/kubelet-client-\d{4}(-\d\d){5}\.pem$`).MatchString(pair) {
+		t.Fatalf("kubelet-client-current.pem links to %q; want a link to a kubelet-client-DATE.pem", pair)
 	}
 	conf := paths["/etc/kubernetes/kubelet.conf"]
 	if !strings.Contains(conf, "server: https://10.192.0.2:6443") ||
 		!strings.Contains(conf, "client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem") {
 		t.Errorf("kubelet.conf of kube-node-1:\n%s", conf)
 	}
-	pair, err := tls.X509KeyPair([]byte(paths["/var/lib/kubelet/pki/kubelet-client-current.pem"]),
-		[]byte(paths["/var/lib/kubelet/pki/kubelet-client-current.pem"]))
+	keyPair, err := tls.X509KeyPair([]byte(paths[pair]), []byte(paths[pair]))
 	if err != nil {
 		t.Fatalf("kubelet credentials of kube-node-1: %v", err)
 	}
-	cert := pair.Leaf
+	cert := keyPair.Leaf
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(c.ca.Cert)
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {

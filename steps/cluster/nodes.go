@@ -168,11 +168,16 @@ func (c *Cluster) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 		"/etc/kubeadm/discovery.conf":  "kubeadm/discovery.conf.tmpl",
 		"/etc/kubernetes/kubelet.conf": "kubeadm/kubelet.conf.tmpl"}
 	if n.Index != 0 {
-		creds, err := c.ca.kubeletCredentials(n.Name, time.Now())
+		now := time.Now()
+		creds, err := c.ca.kubeletCredentials(n.Name, now)
 		if err != nil {
 			return nil, fmt.Errorf("making the kubelet credentials of %s: %w", n.Name, err)
 		}
-		files = append(files, embed.File{Path: "/var/lib/kubelet/pki/kubelet-client-current.pem", Mode: 0o600, Content: creds})
+		// As kubelet keeps them: the "current" pair is a link, which kubelet
+		// points at the pair it renews the credentials into.
+		pair := "/var/lib/kubelet/pki/kubelet-client-" + now.UTC().Format("2006-01-02-15-04-05") + ".pem"
+		files = append(files, embed.File{Path: pair, Mode: 0o600, Content: creds},
+			embed.File{Path: "/var/lib/kubelet/pki/kubelet-client-current.pem", Mode: 0o777, Link: pair})
 	} else {
 		kubeadm = map[string]string{"/etc/kubeadm/init.yaml": "kubeadm/v1beta4/init.yaml.tmpl",
 			"/etc/kubeadm/patches/corednsdeployment+strategic.yaml": "kubeadm/patches/corednsdeployment+strategic.yaml.tmpl"}
@@ -219,12 +224,16 @@ func copyFiles(ctx context.Context, container string, files []embed.File) error 
 					err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: time.Now()})
 				}
 			}
-			if err == nil {
-				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Path, "/"),
-					Mode: f.Mode, Size: int64(len(f.Content)), ModTime: time.Now()})
-			}
-			if err == nil {
-				_, err = tw.Write(f.Content)
+			name := strings.TrimPrefix(f.Path, "/")
+			switch {
+			case err != nil:
+			case f.Link != "":
+				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: f.Link, Mode: f.Mode, ModTime: time.Now()})
+			default:
+				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: f.Mode, Size: int64(len(f.Content)), ModTime: time.Now()})
+				if err == nil {
+					_, err = tw.Write(f.Content)
+				}
 			}
 		}
 		if err == nil {
