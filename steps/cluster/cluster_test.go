@@ -182,3 +182,21 @@ func TestTokensHaveKubeadmsForm(t *testing.T) {
 		}
 	}
 }
+
+func TestCRIPluginStatusIsRead(t *testing.T) {
+	listing := func(status string) []string {
+		return []string{
+			"TYPE                                      ID                       PLATFORMS      STATUS",
+			"io.containerd.grpc.v1                     containers               -              ok",
+			"io.containerd.grpc.v1                     cri                      -              " + status,
+		}
+	}
+	for _, status := range []string{"ok", "error", "skip"} {
+		if got := criStatus(listing(status)); got != status {
+			t.Errorf("CRI plugin listed as %s: read %q", status, got)
+		}
+	}
+	if got := criStatus(listing("ok")[:2]); got != "" {
+		t.Errorf("no CRI plugin listed: read %q, want nothing", got)
+	}
+}

@@ -135,18 +135,39 @@ func (c *Cluster) startNode(ctx context.Context, n Node, port int) error {
 	return nil
 }
 
-// waitContainerd waits until the node has booted far enough to run kubeadm.
+// waitContainerd waits until the node has booted far enough to run kubeadm:
+// its containerd serves, with the CRI plugin kubelet talks to.
 func (c *Cluster) waitContainerd(ctx context.Context, n Node) error {
 	return steps.Poll(ctx, 2*time.Minute, "containerd on "+n.Name, func() error {
-		err := shell.Docker("exec", n.Name, "ctr", "--timeout", "2s", "version").Run(ctx)
+		plugins, err := shell.Docker("exec", n.Name, "ctr", "--timeout", "2s", "plugins", "ls").Lines(ctx)
 		if err != nil {
 			if state, _ := shell.Docker("inspect", "--format", "{{.State.Status}}", n.Name).Output(ctx); state != "running" {
 				logs, _ := shell.Docker("logs", "--tail", "20", n.Name).Output(ctx)
 				return steps.Permanent(fmt.Errorf("node %s stopped while booting (%s); its last words:\n%s", n.Name, state, logs))
 			}
+			return err
 		}
-		return err
+		switch criStatus(plugins) {
+		case "ok":
+			return nil
+		case "error":
+			why, _ := shell.Docker("exec", n.Name, "sh", "-c",
+				`journalctl --no-pager -o cat -u containerd | grep 'failed to load plugin' | tail -n 3`).Output(ctx)
+			return steps.Permanent(fmt.Errorf("containerd on %s could not start its CRI plugin, which kubelet needs:\n%s", n.Name, why))
+		}
+		return fmt.Errorf("containerd on %s has not loaded its CRI plugin yet", n.Name)
 	})
+}
+
+// criStatus is the status `ctr plugins ls` gives the CRI plugin: ok, error,
+// or "" while it is not listed.
+func criStatus(plugins []string) string {
+	for _, l := range plugins {
+		if f := strings.Fields(l); len(f) >= 4 && f[0] == "io.containerd.grpc.v1" && f[1] == "cri" {
+			return f[len(f)-1]
+		}
+	}
+	return ""
 }
 
 // nodeFiles are the files that make node n part of this cluster: its pod
