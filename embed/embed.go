@@ -35,17 +35,19 @@ type Values struct {
 	Kubernetes string // e.g. v1.37.2
 	Images     Images
 
-	ClusterName     string
-	Token           string // kubeadm bootstrap token
-	CACertData      string // the cluster CA's PEM certificate, base64-encoded
-	MasterIP        string
-	APIServerPort   int // inside the cluster network: 6443
-	ServiceCIDR     string
-	PodNetworkCIDR  string
-	DNSDomain       string
-	CgroupV1        bool
-	KubeProxyMode   string
-	PreflightIgnore []string
+	ClusterName   string
+	Token         string // kubeadm bootstrap token
+	CACertData    string // the cluster CA's PEM certificate, base64-encoded
+	MasterIP      string
+	APIServerPort int // inside the cluster network: 6443
+	// APIServerEndpoint is MasterIP:APIServerPort, bracketed for IPv6.
+	APIServerEndpoint string
+	ServiceCIDR       string
+	PodNetworkCIDR    string
+	DNSDomain         string
+	CgroupV1          bool
+	KubeProxyMode     string
+	PreflightIgnore   []string
 
 	// The node a join configuration or a CNI configuration is for.
 	NodeName  string

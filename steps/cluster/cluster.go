@@ -9,7 +9,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dind-cluster/dind-cluster/config"
@@ -115,22 +117,23 @@ func (c *Cluster) Containers(ctx context.Context) ([]Container, error) {
 func (c *Cluster) values(n Node) embed.Values {
 	cgroupV1 := c.Engine.CgroupVersion == "1"
 	return embed.Values{
-		Kubernetes:      c.Cfg.Versions.Kubernetes,
-		Images:          build.Images(c.Cfg.Versions),
-		ClusterName:     c.Cfg.ClusterName(),
-		Token:           c.token,
-		CACertData:      base64.StdEncoding.EncodeToString(c.ca.Cert),
-		MasterIP:        c.Master().IP,
-		APIServerPort:   apiServerPort,
-		ServiceCIDR:     c.Cfg.ServiceCIDR().String(),
-		PodNetworkCIDR:  c.Cfg.PodCIDR().String(),
-		DNSDomain:       "cluster.local",
-		CgroupV1:        cgroupV1,
-		KubeProxyMode:   "iptables",
-		PreflightIgnore: preflightIgnore(n),
-		NodeName:        n.Name,
-		NodeIP:          n.IP,
-		PodSubnet:       c.Cfg.PodSubnet(n.Index).String(),
+		Kubernetes:        c.Cfg.Versions.Kubernetes,
+		Images:            build.Images(c.Cfg.Versions),
+		ClusterName:       c.Cfg.ClusterName(),
+		Token:             c.token,
+		CACertData:        base64.StdEncoding.EncodeToString(c.ca.Cert),
+		MasterIP:          c.Master().IP,
+		APIServerPort:     apiServerPort,
+		APIServerEndpoint: net.JoinHostPort(c.Master().IP, strconv.Itoa(apiServerPort)),
+		ServiceCIDR:       c.Cfg.ServiceCIDR().String(),
+		PodNetworkCIDR:    c.Cfg.PodCIDR().String(),
+		DNSDomain:         "cluster.local",
+		CgroupV1:          cgroupV1,
+		KubeProxyMode:     "iptables",
+		PreflightIgnore:   preflightIgnore(n),
+		NodeName:          n.Name,
+		NodeIP:            n.IP,
+		PodSubnet:         c.Cfg.PodSubnet(n.Index).String(),
 	}
 }
 
