@@ -34,3 +34,28 @@ func TestBadInputIsRefusedBeforeAnythingIsMade(t *testing.T) {
 		}
 	}
 }
+
+// A container of someone else's with a node's name is refused by name, and
+// left alone.
+func TestForeignContainerWithANodesNameIsRefused(t *testing.T) {
+	dindCluster(t)
+	mustRun(t, "clean")
+	docker(t, "rm", "--force", master)
+	if _, err := docker(t, "create", "--name", master, mustImage(t), "/bin/true"); err != nil {
+		t.Fatal(err)
+	}
+	defer docker(t, "rm", "--force", master)
+	out, err := run(t, clusterEnv(), "up")
+	if err == nil {
+		t.Fatal("up succeeded beside a foreign container named " + master)
+	}
+	if !strings.Contains(out, "a container named "+master+" exists and is not one of cluster cluster-9's nodes") {
+		t.Errorf("the error does not name the foreign container:\n%s", out)
+	}
+	if left, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel); left != "" {
+		t.Errorf("up made containers before refusing: %q", left)
+	}
+	if _, err := docker(t, "inspect", master); err != nil {
+		t.Errorf("the foreign container is gone: %v", err)
+	}
+}

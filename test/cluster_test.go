@@ -59,6 +59,10 @@ func TestClusterLifecycle(t *testing.T) {
 				t.Errorf("%s, made after the snapshot, survived the restore", kind)
 			}
 		}
+		// 2 volumes a node and the master's etcd: a restore leaves no more.
+		if vols, _ := docker(t, "volume", "ls", "--quiet", "--filter", "label="+clusterLabel); len(strings.Fields(vols)) != 7 {
+			t.Errorf("after a restore the cluster has %d volumes, want 7: %s", len(strings.Fields(vols)), vols)
+		}
 		applyWorkloads(t)
 		checkServing(t)
 	})

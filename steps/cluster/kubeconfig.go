@@ -30,6 +30,15 @@ func (c *Cluster) publishedPort(ctx context.Context) (int, error) {
 	return 0, fmt.Errorf("the API server port of %s is not published", c.Master().Name)
 }
 
+// boundPort is the host port container asks for its API server port, 0
+// when it asks for none or a free one.
+func boundPort(ctx context.Context, container string) int {
+	out, _ := shell.Docker("inspect", "--format",
+		`{{range (index .HostConfig.PortBindings "`+strconv.Itoa(apiServerPort)+`/tcp")}}{{.HostPort}}{{end}}`, container).Output(ctx)
+	port, _ := strconv.Atoi(strings.TrimSpace(out))
+	return port
+}
+
 // kubectlCmd runs the cluster's kubectl against the user's kubeconfig.
 func (c *Cluster) kubectlCmd(args ...string) *shell.Cmd {
 	return shell.Command(c.kubectl(), append([]string{"--kubeconfig", c.Cfg.Kubeconfig}, args...)...)

@@ -31,6 +31,9 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("cannot reach a Docker engine: start dockerd, or point DOCKER_HOST at one (%w)", err)
 	}
+	if err := c.checkNames(ctx, containers); err != nil {
+		return "", nil, err
+	}
 	b := build.New(c.Cfg.Versions, cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}, c.Out)
 	plan := b.Steps()
 	plan = append(plan, c.preflight(b))
@@ -120,8 +123,24 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			plan = append(plan, steps.Step{Name: "network", Needs: needs, Run: c.createNetwork})
 			needs = []string{"network"}
 		}
+		c.ours = map[string]bool{}
+		for _, ct := range containers {
+			c.ours[ct.Name] = true
+		}
 		if port == 0 {
-			port, _ = c.publishedPort(ctx) // keep the port the user's tools know
+			// Keep the port the user's tools know, which an interrupted
+			// restore may have left only to the staged master.
+			port, _ = c.publishedPort(ctx)
+			if port == 0 && c.ours[stagedName(c.Master())] {
+				port = boundPort(ctx, stagedName(c.Master()))
+			}
+		}
+		for _, ct := range containers {
+			if strings.HasSuffix(ct.Name, stagedSuffix) { // what an interrupted restore staged
+				if err := shell.Docker("rm", "--force", "--volumes", ct.Name).Run(ctx); err != nil {
+					return "", nil, err
+				}
+			}
 		}
 		names, err := shell.Docker("volume", "ls", "--quiet", "--filter", c.labelFilter()).Lines(ctx)
 		if err != nil {
@@ -144,16 +163,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 				return "", nil, err
 			}
 		}
-		exists := map[string]bool{}
-		for _, ct := range containers {
-			exists[ct.Name] = true
-		}
 		for _, n := range nodes {
-			if exists[stagedName(n)] { // an interrupted restore's
-				if err := shell.Docker("rm", "--force", "--volumes", stagedName(n)).Run(ctx); err != nil {
-					return "", nil, err
-				}
-			}
 			plan = append(plan, steps.Step{Name: "restore-" + n.Name, Needs: needs,
 				Run: func(ctx context.Context) error { return c.restoreNode(ctx, n, port) }})
 			ready = append(ready, "restore-"+n.Name)
@@ -182,6 +192,27 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		}})
 	}
 	return mode, plan, nil
+}
+
+// checkNames refuses a container with the name of one of the cluster's
+// nodes that is not one of ours, the cluster's containers: up would fail on
+// it half-way, and must not remove it.
+func (c *Cluster) checkNames(ctx context.Context, ours []Container) error {
+	all, err := shell.Docker("ps", "--all", "--format", "{{.Names}}").Lines(ctx)
+	if err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, ct := range ours {
+		mine[ct.Name] = true
+	}
+	for _, name := range all {
+		if slices.Contains(c.Cfg.NodeNames(), name) && !mine[name] {
+			return fmt.Errorf("a container named %s exists and is not one of cluster %s's nodes: remove it "+
+				"(docker rm -f %s) or choose another CLUSTER_ID or DIND_LABEL", name, c.Cfg.ClusterName(), name)
+		}
+	}
+	return nil
 }
 
 // preflight takes over what the supply chain b found and built, and checks

@@ -152,7 +152,12 @@ func (c *Cluster) restoreNode(ctx context.Context, n Node, port int) error {
 	}
 	staged := stagedName(n)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return shell.Docker("rm", "--force", "--volumes", n.Name).Run(gctx) })
+	g.Go(func() error {
+		if !c.ours[n.Name] {
+			return nil // gone already; and a container of the name that is not ours stays, and fails the rename
+		}
+		return shell.Docker("rm", "--force", "--volumes", n.Name).Run(gctx)
+	})
 	g.Go(func() error {
 		if err := c.createNode(gctx, n, staged, port); err != nil {
 			return err
@@ -177,7 +182,9 @@ func (c *Cluster) restoreNode(ctx context.Context, n Node, port int) error {
 }
 
 // stagedName is the name of node n's container while a restore prepares it.
-func stagedName(n Node) string { return n.Name + "-restoring" }
+func stagedName(n Node) string { return n.Name + stagedSuffix }
+
+const stagedSuffix = "-restoring"
 
 // Snapshot makes the cluster's present state the one up and restore return to.
 func (c *Cluster) Snapshot(ctx context.Context) error {
