@@ -30,6 +30,14 @@ func TestClusterLifecycle(t *testing.T) {
 		if nodes != want {
 			t.Fatalf("nodes %q, want %q", nodes, want)
 		}
+		// Services work through a node once its kube-proxy runs: at once.
+		proxies := mustKubectl(t, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-proxy", "--output=jsonpath="+
+			`{range .items[*]}{.spec.nodeName}={.status.phase} {end}`)
+		for _, node := range strings.Fields(strings.ReplaceAll(want, "=True", "")) {
+			if !strings.Contains(proxies, node+"=Running") {
+				t.Errorf("when up returned, kube-proxy did not run on %s: %s", node, proxies)
+			}
+		}
 	})
 	if t.Failed() {
 		return

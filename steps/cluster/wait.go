@@ -14,15 +14,18 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/dind-cluster/dind-cluster/steps"
 )
 
 // readyLimit is how long a cluster may take to become ready.
 const readyLimit = 3 * time.Minute
 
-// waitReady waits until the nodes named want are Ready, kube-proxy runs
-// on each of them, and, with dns, a CoreDNS pod serves. Only reports made
-// after since count: a restored or resumed cluster still holds the Ready
-// states of before it stopped.
+// waitReady waits until the nodes named want are Ready, kube-proxy has
+// started on each of them, and, with dns, a CoreDNS pod serves; addons that
+// kubeadm was told to skip are not waited for. Only reports made after since
+// count: a restored or resumed cluster still holds the Ready states of
+// before it stopped.
 //
 // It watches rather than polls: a kubectl process costs the booting nodes
 // a fifth of a second of CPU, and polling spent a tenth of a restore's CPU
@@ -49,22 +52,34 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 		return notReadyError(ctx, "not Ready: "+strings.Join(nodes.missing(want, ready), ", "), err)
 	}
 
-	// Services work on a node once its kube-proxy runs: a pod of a node that
-	// has just joined may still be starting.
-	g, gctx := errgroup.WithContext(waitCtx)
-	g.Go(func() error {
-		proxies := readiness{}
-		err := c.watch(gctx, func(e event) bool {
-			proxies[e.name] = e
-			return len(proxies.missing(want, ready)) == 0
-		}, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-proxy",
-			"--output=jsonpath="+eventTemplate("{.object.spec.nodeName}", "lastTransitionTime"))
-		if err != nil {
-			return notReadyError(ctx, "kube-proxy does not run on "+strings.Join(proxies.missing(want, ready), ", "), err)
-		}
-		return nil
+	var addons []string
+	err = steps.Poll(waitCtx, readyLimit, "the addons", func() (err error) {
+		addons, err = c.KubectlOnCluster("--namespace=kube-system", "get", "daemonset/kube-proxy", "deployment/coredns",
+			"--ignore-not-found", "--output=name").Lines(waitCtx)
+		return err
 	})
-	if dns {
+	if err != nil {
+		return notReadyError(ctx, "the addons cannot be listed", err)
+	}
+	// A node that has just joined may still be starting its kube-proxy, and
+	// no Service works through it until it has. (kubeadm's kube-proxy has no
+	// readiness probe: Ready says its container started.)
+	g, gctx := errgroup.WithContext(waitCtx)
+	if slices.Contains(addons, "daemonset.apps/kube-proxy") {
+		g.Go(func() error {
+			proxies := readiness{}
+			err := c.watch(gctx, func(e event) bool {
+				proxies[e.name] = e
+				return len(proxies.missing(want, ready)) == 0
+			}, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-proxy",
+				"--output=jsonpath="+eventTemplate("{.object.spec.nodeName}", "lastTransitionTime"))
+			if err != nil {
+				return notReadyError(ctx, "kube-proxy has not started on "+strings.Join(proxies.missing(want, ready), ", "), err)
+			}
+			return nil
+		})
+	}
+	if dns && slices.Contains(addons, "deployment.apps/coredns") {
 		g.Go(func() error {
 			err := c.watch(gctx, ready, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-dns",
 				"--output=jsonpath="+eventTemplate("{.object.spec.nodeName}", "lastTransitionTime"))
