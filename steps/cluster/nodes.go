@@ -106,7 +106,8 @@ func (c *Cluster) createNode(ctx context.Context, n Node, container string, port
 			publish = fmt.Sprintf("127.0.0.1:%d:%d", port, apiServerPort)
 		}
 		// The control plane is on the path of every step after boot: workers
-		// booting beside it get a quarter of its share of the CPU.
+		// booting beside it (and any other container, at Docker's default
+		// 1024) get a quarter of its share of the CPU.
 		args = append(args, "--publish", publish, "--cpu-shares", "4096")
 		// etcd's data is on a volume of the container's own, made with it and
 		// removed with it (rm --volumes), so that a restore starts from an empty

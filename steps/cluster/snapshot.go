@@ -154,7 +154,7 @@ func (c *Cluster) restoreNode(ctx context.Context, n Node, port int) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if !c.ours[n.Name] {
-			return nil // gone already; and a container of the name that is not ours stays, and fails the rename
+			return nil // an interrupted restore removed it (a foreign one Plan refuses)
 		}
 		return shell.Docker("rm", "--force", "--volumes", n.Name).Run(gctx)
 	})
