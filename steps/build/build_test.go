@@ -1,12 +1,18 @@
 package build
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/fixed"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
 )
@@ -152,5 +158,36 @@ func TestAFullDiskIsRefusedWithAdvice(t *testing.T) {
 	}
 	if err := checkFree("pause", t.TempDir()); err != nil {
 		t.Errorf("checkFree of a small step: %v", err)
+	}
+}
+
+// Node files go into a node as one tar: directories first, files with
+// their modes, links as links.
+func TestNodeFilesAreWrittenAsATar(t *testing.T) {
+	var b bytes.Buffer
+	err := WriteFiles(&b, []embed.File{
+		{Path: "/var/lib/kubelet/pki/pair.pem", Mode: 0o600, Content: []byte("PEM")},
+		{Path: "/var/lib/kubelet/pki/current.pem", Mode: 0o777, Link: "/var/lib/kubelet/pki/pair.pem"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	tr := tar.NewReader(&b)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		content, _ := io.ReadAll(tr)
+		got = append(got, fmt.Sprintf("%c %s %o %s%s", h.Typeflag, h.Name, h.Mode, h.Linkname, content))
+	}
+	want := []string{"5 var/ 755 ", "5 var/lib/ 755 ", "5 var/lib/kubelet/ 755 ", "5 var/lib/kubelet/pki/ 755 ",
+		"0 var/lib/kubelet/pki/pair.pem 600 PEM", "2 var/lib/kubelet/pki/current.pem 777 /var/lib/kubelet/pki/pair.pem"}
+	if !slices.Equal(got, want) {
+		t.Errorf("tar entries:\n%q\nwant\n%q", got, want)
 	}
 }

@@ -165,7 +165,7 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	if err := shell.Docker("create", "--name", stage, label, b.BaseImage, "/sbin/init").Run(ctx); err != nil {
 		return err
 	}
-	if err := streamInto(ctx, func(w io.Writer) error { return writeLayer(w, files) }, stage, "/"); err != nil {
+	if err := StreamInto(ctx, func(w io.Writer) error { return writeLayer(w, files) }, stage, "/"); err != nil {
 		return fmt.Errorf("copying node files: %w", err)
 	}
 	if err := shell.Docker("commit", stage, stageImage).Run(ctx); err != nil {
@@ -208,7 +208,7 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	if err := shell.Docker("create", "--name", final, label, stageImage).Run(ctx); err != nil {
 		return err
 	}
-	if err := streamInto(ctx, func(w io.Writer) error {
+	if err := StreamInto(ctx, func(w io.Writer) error {
 		return shell.Docker("cp", "--archive", preload+":/var/lib/containerd", "-").WithStdout(w).Run(ctx)
 	}, final, "/var/lib/"); err != nil {
 		return fmt.Errorf("copying the preloaded containerd state: %w", err)
@@ -271,9 +271,10 @@ done`
 	return err
 }
 
-// streamInto copies the tar that write produces into container:dir with
-// `docker cp`, which works against a remote engine too.
-func streamInto(ctx context.Context, write func(io.Writer) error, container, dir string) error {
+// StreamInto copies the tar that write produces into container:dir with
+// `docker cp`, which works against a remote engine too, and on a container
+// that is created and not yet started.
+func StreamInto(ctx context.Context, write func(io.Writer) error, container, dir string) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(write(pw)) }()
 	err := shell.Docker("cp", "--archive", "-", container+":"+dir).WithStdin(pr).Run(ctx)

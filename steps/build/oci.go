@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dind-cluster/dind-cluster/embed"
 )
 
 // An ociLayout is a folder in the OCI image layout holding several images,
@@ -166,6 +168,15 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); re
 
 // writeLayer writes a layer tar of the given entries, with the directories
 // leading to each file.
+// WriteFiles writes files, paths absolute, as a tar rooted at /.
+func WriteFiles(w io.Writer, files []embed.File) error {
+	entries := make([]layerEntry, len(files))
+	for i, f := range files {
+		entries[i] = layerEntry{Path: strings.TrimPrefix(f.Path, "/"), Mode: f.Mode, Content: f.Content, Link: f.Link}
+	}
+	return writeLayer(w, entries)
+}
+
 func writeLayer(w io.Writer, entries []layerEntry) error {
 	tw := tar.NewWriter(w)
 	seen := map[string]bool{}

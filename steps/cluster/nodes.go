@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -232,40 +231,7 @@ func (c *Cluster) routes(n Node, all []Node) string {
 // copyFiles streams files into a container with `docker cp`, which works on
 // a created container and against a remote engine.
 func copyFiles(ctx context.Context, container string, files []embed.File) error {
-	pr, pw := io.Pipe()
-	go func() {
-		tw := tar.NewWriter(pw)
-		dirs := map[string]bool{}
-		var err error
-		for _, f := range files {
-			parts := strings.Split(strings.TrimPrefix(f.Path, "/"), "/")
-			for i := 1; i < len(parts) && err == nil; i++ {
-				d := strings.Join(parts[:i], "/")
-				if !dirs[d] {
-					dirs[d] = true
-					err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: time.Now()})
-				}
-			}
-			name := strings.TrimPrefix(f.Path, "/")
-			switch {
-			case err != nil:
-			case f.Link != "":
-				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: f.Link, Mode: f.Mode, ModTime: time.Now()})
-			default:
-				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: f.Mode, Size: int64(len(f.Content)), ModTime: time.Now()})
-				if err == nil {
-					_, err = tw.Write(f.Content)
-				}
-			}
-		}
-		if err == nil {
-			err = tw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	err := shell.Docker("cp", "-", container+":/").WithStdin(pr).Run(ctx)
-	pr.Close()
-	return err
+	return build.StreamInto(ctx, func(w io.Writer) error { return build.WriteFiles(w, files) }, container, "/")
 }
 
 // Load copies an image of the Docker engine into every node's containerd,
