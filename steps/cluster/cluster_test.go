@@ -95,7 +95,7 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 			t.Fatalf("discovery.conf has no CA:\n%s", f.Content)
 		}
 		ca, err := base64.StdEncoding.DecodeString(string(data[1]))
-		if err != nil || checkCACert(ca) != nil || string(ca) != string(c.ca.Cert) {
+		if _, caErr := parseCACert(ca); err != nil || caErr != nil || string(ca) != string(c.ca.Cert) {
 			t.Errorf("discovery.conf does not carry the cluster's CA (%v)", err)
 		}
 		return

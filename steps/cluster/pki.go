@@ -97,15 +97,11 @@ func (ca clusterCA) kubeletCredentials(name string, now time.Time) ([]byte, erro
 
 // parse reads the CA's certificate and key.
 func (ca clusterCA) parse() (*x509.Certificate, any, error) {
-	if err := checkCACert(ca.Cert); err != nil {
-		return nil, nil, err
-	}
-	block, _ := pem.Decode(ca.Cert)
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, err := parseCACert(ca.Cert)
 	if err != nil {
 		return nil, nil, err
 	}
-	block, _ = pem.Decode(ca.Key)
+	block, _ := pem.Decode(ca.Key)
 	if block == nil {
 		return nil, nil, fmt.Errorf("the cluster's CA has no PEM key")
 	}
@@ -124,18 +120,18 @@ func (ca clusterCA) parse() (*x509.Certificate, any, error) {
 	return cert, key, nil
 }
 
-// checkCACert makes sure pemCert holds a CA certificate.
-func checkCACert(pemCert []byte) error {
+// parseCACert reads pemCert, which must hold a CA certificate.
+func parseCACert(pemCert []byte) (*x509.Certificate, error) {
 	block, _ := pem.Decode(pemCert)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return fmt.Errorf("no PEM certificate")
+		return nil, fmt.Errorf("no PEM certificate")
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !cert.IsCA {
-		return fmt.Errorf("certificate %q is not a CA", cert.Subject.CommonName)
+		return nil, fmt.Errorf("certificate %q is not a CA", cert.Subject.CommonName)
 	}
-	return nil
+	return cert, nil
 }
