@@ -39,7 +39,8 @@ type Cluster struct {
 	// InitArgs are passed on to kubeadm init when up creates the cluster.
 	InitArgs []string
 	// volumes are the cluster's volumes known to exist, which runNode need
-	// not create; ours are the names of the cluster's containers.
+	// not create; ours are the names of the cluster's containers, as Plan
+	// found them.
 	volumes, ours map[string]bool
 	// expected are nodes beyond NUM_NODES that readiness waits for too.
 	expected []string

@@ -31,7 +31,11 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("cannot reach a Docker engine: start dockerd, or point DOCKER_HOST at one (%w)", err)
 	}
-	if err := c.checkNames(ctx, containers); err != nil {
+	c.ours = map[string]bool{}
+	for _, ct := range containers {
+		c.ours[ct.Name] = true
+	}
+	if err := c.checkNames(ctx); err != nil {
 		return "", nil, err
 	}
 	b := build.New(c.Cfg.Versions, cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}, c.Out)
@@ -123,10 +127,6 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 			plan = append(plan, steps.Step{Name: "network", Needs: needs, Run: c.createNetwork})
 			needs = []string{"network"}
 		}
-		c.ours = map[string]bool{}
-		for _, ct := range containers {
-			c.ours[ct.Name] = true
-		}
 		if port == 0 {
 			// Keep the port the user's tools know, which an interrupted
 			// restore may have left only to the staged master.
@@ -195,19 +195,15 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 }
 
 // checkNames refuses a container with the name of one of the cluster's
-// nodes that is not one of ours, the cluster's containers: up would fail on
-// it half-way, and must not remove it.
-func (c *Cluster) checkNames(ctx context.Context, ours []Container) error {
+// nodes that is not one of the cluster's: up would fail on it half-way, and
+// must not remove it.
+func (c *Cluster) checkNames(ctx context.Context) error {
 	all, err := shell.Docker("ps", "--all", "--format", "{{.Names}}").Lines(ctx)
 	if err != nil {
 		return err
 	}
-	mine := map[string]bool{}
-	for _, ct := range ours {
-		mine[ct.Name] = true
-	}
 	for _, name := range all {
-		if slices.Contains(c.Cfg.NodeNames(), name) && !mine[name] {
+		if slices.Contains(c.Cfg.NodeNames(), name) && !c.ours[name] {
 			return fmt.Errorf("a container named %s exists and is not one of cluster %s's nodes: remove it "+
 				"(docker rm -f %s) or choose another CLUSTER_ID or DIND_LABEL", name, c.Cfg.ClusterName(), name)
 		}
