@@ -7,11 +7,9 @@ package config
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -39,14 +37,17 @@ var (
 
 // Config is a validated configuration.
 type Config struct {
-	File string // the config file that was read, "" if none
+	File     string   // the config file that was read, "" if none
+	Warnings []string // about the file's keys that are no setting; see fileWarnings
 
-	Versions  fixed.Set // DIND_K8S_VERSION resolved
-	NumNodes  int       // workers, besides the master
-	ClusterID int       // CLUSTER_ID as given; 0 for the default cluster
-	Label     string    // DIND_LABEL
-	IPMode    string    // IPv4, IPv6 or DualStack
-	CNIPlugin string
+	Versions      fixed.Set // DIND_K8S_VERSION resolved
+	VersionGiven  bool      // DIND_K8S_VERSION was set, rather than defaulted
+	NumNodes      int       // workers, besides the master
+	NumNodesGiven bool      // NUM_NODES was set, rather than defaulted
+	ClusterID     int       // CLUSTER_ID as given; 0 for the default cluster
+	Label         string    // DIND_LABEL
+	IPMode        string    // IPv4, IPv6 or DualStack
+	CNIPlugin     string
 
 	// Set in IPv6 mode only: the /96 DNS64 synthesizes addresses in, and the
 	// IPv4 /16 NAT64 maps to, with the cluster's network ID already added.
@@ -55,15 +56,19 @@ type Config struct {
 
 	APIServerPort    int    // 0: pick a free port at up time
 	RsyncPort        int    // KUBE_RSYNC_PORT, 0 if unset
-	PortForwarder    string // DIND_PORT_FORWARDER, an executable path or ""
+	PortForwarder    string // DIND_PORT_FORWARDER, an absolute executable path or ""
 	RunOnBtrfsAnyway bool
 	BuildKubeadm     bool
 	BuildHyperkube   bool
 	LocalBuild       bool // KUBEADM_DIND_LOCAL
 
-	CacheDir   string // DIND_CACHE_DIR; kubectl is placed here
-	Kubeconfig string // the kubeconfig file contexts are merged into
+	CacheDir    string   // DIND_CACHE_DIR, absolute; kubectl is placed here
+	Kubeconfigs []string // KUBECONFIG's files, absolute, in order, without repeats; never empty
+	AptMirror   string   // DIND_APT_MIRROR; "" for the host's apt sources
+	KubeadmArgs []string // DIND_KUBEADM_ARGS split into words
+	Debug       bool     // DIND_DEBUG
 
+	settings  map[string]string // the values Load read, for WithNetworkID
 	networkID int
 	mgmt      []netip.Prefix // cluster ID injected; IPv4 first in dual-stack
 	service   netip.Prefix
@@ -82,17 +87,22 @@ func FromEnvironment() (*Config, error) {
 }
 
 func configFile(lookup func(string) (string, bool)) (string, error) {
-	if path, _ := lookup("DIND_CONFIG"); path != "" {
-		if _, err := os.Stat(path); err != nil {
-			return "", fmt.Errorf("DIND_CONFIG=%s: %w; point it at a config.sh or unset it", path, err)
+	home, _ := lookup("HOME")
+	cwd, _ := os.Getwd()
+	if value, _ := lookup("DIND_CONFIG"); value != "" {
+		path, err := expandPath(value, home, cwd)
+		if err == nil {
+			_, err = os.Stat(path)
+		}
+		if err != nil {
+			return "", fmt.Errorf("DIND_CONFIG=%s: %w; point it at a config.sh or unset it", value, err)
 		}
 		return path, nil
 	}
-	home, _ := lookup("HOME")
 	if home == "" {
 		return "", nil
 	}
-	path := filepath.Join(home, ".kubeadm-dind-cluster", "config.sh")
+	path, _ := expandPath(knobDefault("DIND_CONFIG"), home, cwd)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	} else if err != nil {
@@ -103,44 +113,44 @@ func configFile(lookup func(string) (string, bool)) (string, error) {
 
 // Load reads the configuration from lookup (the environment) and file ("" for
 // none). A variable set to a non-empty value in the environment wins over the
-// file. All problems are reported at once, joined in one error.
+// file. All problems are reported at once, joined in one error; keys of the
+// file that look like a mistyped setting only give Warnings.
 func Load(lookup func(string) (string, bool), file string) (*Config, error) {
-	var fileVars map[string]string
+	var fileVars map[string]fileSetting
 	if file != "" {
 		var err error
 		if fileVars, err = readFile(file); err != nil {
 			return nil, err
 		}
 	}
+	settings := map[string]string{}
 	l := &loader{get: func(key string) string {
-		if v, _ := lookup(key); v != "" {
-			return v
+		v, _ := lookup(key)
+		if v == "" {
+			v = fileVars[key].value
 		}
-		return fileVars[key]
+		settings[key] = v
+		return v
 	}}
+	l.home, _ = lookup("HOME")
+	l.cwd, _ = os.Getwd()
 
-	c := &Config{File: file, Versions: fixed.Default}
-	if v := l.get("DIND_K8S_VERSION"); v != "" {
-		if set, err := fixed.Lookup(v); err != nil {
-			l.fail("DIND_K8S_VERSION", v, "%v", err)
-		} else {
-			c.Versions = set
-		}
-	}
-	c.NumNodes = l.number("NUM_NODES", 2, 0, 100)
-	c.ClusterID = l.number("CLUSTER_ID", 0, 0, 254)
+	c := &Config{File: file, Warnings: fileWarnings(file, fileVars), settings: settings}
+	c.Versions, c.VersionGiven = l.versions()
+	c.ClusterID = l.number("CLUSTER_ID", 0, 254)
 	c.Label = l.label()
-	c.IPMode = l.choice("IP_MODE", IPv4, ipModes, implementedIPModes)
-	c.CNIPlugin = l.choice("CNI_PLUGIN", "bridge", cniPlugins, implementedCNIPlugins)
+	c.IPMode = l.choice("IP_MODE", ipModes, implementedIPModes)
+	c.CNIPlugin = l.choice("CNI_PLUGIN", cniPlugins, implementedCNIPlugins)
 	if c.CNIPlugin == "kube-router" && c.IPMode == IPv6 {
 		l.fail("CNI_PLUGIN", c.CNIPlugin, "kube-router does not support IP_MODE=ipv6; use bridge")
 	}
 
 	c.networkID = c.ClusterID
-	if c.Label != "" && c.ClusterID == 0 {
+	if !c.NetworkIDFixed() {
 		c.networkID = labelNetworkID(c.Label)
 	}
 	l.networks(c)
+	c.NumNodes, c.NumNodesGiven = l.numNodes(c)
 
 	c.APIServerPort = l.port("APISERVER_PORT")
 	c.RsyncPort = l.port("KUBE_RSYNC_PORT")
@@ -159,20 +169,11 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	}
 	c.LocalBuild = l.get("KUBEADM_DIND_LOCAL") != ""
 
-	home, _ := lookup("HOME")
-	c.CacheDir = l.get("DIND_CACHE_DIR")
-	if c.CacheDir == "" {
-		c.CacheDir = l.underHome(home, "DIND_CACHE_DIR", ".kubeadm-dind-cluster")
-	}
-	for _, path := range filepath.SplitList(l.get("KUBECONFIG")) {
-		if path != "" {
-			c.Kubeconfig = path
-			break
-		}
-	}
-	if c.Kubeconfig == "" {
-		c.Kubeconfig = l.underHome(home, "KUBECONFIG", filepath.Join(".kube", "config"))
-	}
+	c.CacheDir = l.path("DIND_CACHE_DIR")
+	c.Kubeconfigs = l.kubeconfigs()
+	c.AptMirror = l.get("DIND_APT_MIRROR")
+	c.KubeadmArgs = strings.Fields(l.get("DIND_KUBEADM_ARGS"))
+	c.Debug = l.get("DIND_DEBUG") != ""
 
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, err
@@ -180,23 +181,47 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	return c, nil
 }
 
-// NetworkID is the number injected into the cluster's networks: CLUSTER_ID,
-// or, for a DIND_LABEL cluster without one, a number 1..13 derived from the
-// label.
-func (c *Config) NetworkID() int { return c.networkID }
+// Kubeconfig is the kubeconfig file the cluster's context is written to: the
+// first of Kubeconfigs, as kubectl writes new entries to it.
+func (c *Config) Kubeconfig() string {
+	if len(c.Kubeconfigs) == 0 {
+		return ""
+	}
+	return c.Kubeconfigs[0]
+}
 
-// labelNetworkID stands in for the seed's random ID: it must come out the
-// same in every process that handles the cluster. It stays within 1..13 so
-// that the default NAT64 prefix 172.18 plus the ID is still in 172.16.0.0/12.
-func labelNetworkID(label string) int {
-	h := fnv.New32a()
-	h.Write([]byte(label))
-	return int(h.Sum32()%13) + 1
+func (l *loader) versions() (fixed.Set, bool) {
+	v := l.get("DIND_K8S_VERSION")
+	if v == "" {
+		return fixed.Default, false
+	}
+	set, err := fixed.Lookup(v)
+	if err != nil {
+		l.fail("DIND_K8S_VERSION", v, "%v", err)
+		return fixed.Default, true
+	}
+	return set, true
+}
+
+// maxNodes caps NUM_NODES whatever room the networks leave.
+const maxNodes = 100
+
+// numNodes reads NUM_NODES, which must leave every node a management
+// address and a pod subnet.
+func (l *loader) numNodes(c *Config) (int, bool) {
+	v := l.get("NUM_NODES")
+	n := l.number("NUM_NODES", 0, maxNodes)
+	if last := c.MaxNodeIndex(); n > last {
+		l.fail("NUM_NODES", v, "the networks have room for kube-node-%d at most (management address %s, pod subnet %s); "+
+			"use at most %d", last, c.NodeIP(last), c.PodSubnet(last), last)
+	}
+	return n, v != ""
 }
 
 type loader struct {
-	get  func(key string) string
-	errs []error
+	get       func(key string) string
+	home, cwd string // HOME and the working directory, "" if unknown
+	errs      []error
 }
 
 func (l *loader) fail(name, value, format string, args ...any) {
@@ -205,8 +230,9 @@ func (l *loader) fail(name, value, format string, args ...any) {
 
 var digits = regexp.MustCompile(`^[0-9]+$`)
 
-// number reads a decimal integer within [min, max].
-func (l *loader) number(name string, def, min, max int) int {
+// number reads a decimal integer within [min, max], or the knob's default.
+func (l *loader) number(name string, min, max int) int {
+	def, _ := strconv.Atoi(knobDefault(name))
 	v := l.get(name)
 	if v == "" {
 		return def
@@ -232,9 +258,10 @@ func (l *loader) port(name string) int {
 	return n
 }
 
-// choice reads one of known, refusing the values not implemented yet.
-func (l *loader) choice(name, def string, known, implemented []string) string {
-	v := l.get(name)
+// choice reads one of known, or the knob's default, refusing the values not
+// implemented yet.
+func (l *loader) choice(name string, known, implemented []string) string {
+	def, v := knobDefault(name), l.get(name)
 	switch {
 	case v == "":
 		return def
@@ -275,24 +302,17 @@ func (l *loader) label() string {
 }
 
 func (l *loader) executable(name string) string {
-	path := l.get(name)
-	if path == "" {
-		return ""
+	value := l.get(name)
+	path := l.path(name)
+	if value == "" || path == "" {
+		return path
 	}
 	info, err := os.Stat(path)
 	switch {
 	case err != nil:
-		l.fail(name, path, "%v; set it to an executable that takes the API server port as its first argument, or leave it empty", err)
+		l.fail(name, value, "%v; set it to an executable that takes the API server port as its first argument, or leave it empty", err)
 	case !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0:
-		l.fail(name, path, "is not an executable file; set it to an executable that takes the API server port as its first argument, or leave it empty")
+		l.fail(name, value, "is not an executable file; set it to an executable that takes the API server port as its first argument, or leave it empty")
 	}
 	return path
-}
-
-func (l *loader) underHome(home, name, rel string) string {
-	if home == "" {
-		l.errs = append(l.errs, fmt.Errorf("HOME is not set, so %s has no default; set %s or HOME", name, name))
-		return ""
-	}
-	return filepath.Join(home, rel)
 }

@@ -16,7 +16,14 @@ var (
 	defaulted  = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*):?-(.*)\}$`)
 )
 
-func readFile(path string) (map[string]string, error) {
+// fileSetting is a variable the config file sets: its value, and the line
+// of its last assignment.
+type fileSetting struct {
+	value string
+	line  int
+}
+
+func readFile(path string) (map[string]fileSetting, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -24,8 +31,8 @@ func readFile(path string) (map[string]string, error) {
 	return parseFile(path, string(data))
 }
 
-func parseFile(path, text string) (map[string]string, error) {
-	vars := map[string]string{}
+func parseFile(path, text string) (map[string]fileSetting, error) {
+	vars := map[string]fileSetting{}
 	var errs []error
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -42,7 +49,7 @@ func parseFile(path, text string) (map[string]string, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, i+1, m[1], err))
 			continue
 		}
-		vars[m[1]] = value
+		vars[m[1]] = fileSetting{value, i + 1}
 	}
 	return vars, errors.Join(errs...)
 }

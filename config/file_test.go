@@ -49,8 +49,15 @@ func TestParseFile(t *testing.T) {
 		"WINDOWS":         "crlf",
 		"TWICE":           "2",
 	}
-	if !maps.Equal(got, want) {
-		t.Errorf("got  %q\nwant %q", got, want)
+	values := map[string]string{}
+	for k, v := range got {
+		values[k] = v.value
+	}
+	if !maps.Equal(values, want) {
+		t.Errorf("got  %q\nwant %q", values, want)
+	}
+	if got["PLAIN"].line != 4 || got["TWICE"].line != 19 {
+		t.Errorf("lines of PLAIN, TWICE = %d, %d; want 4, 19 (the last assignment)", got["PLAIN"].line, got["TWICE"].line)
 	}
 }
 

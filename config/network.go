@@ -28,6 +28,12 @@ var (
 const (
 	defaultDNS64 = "fd00:10:64:ff9b::"
 	defaultNAT64 = "172.18"
+
+	// The service network must hold the DNS service, its 10th address, and
+	// be no larger than kubeadm's MaximumBitsForServiceSubnet, which the API
+	// server enforces too.
+	minServiceHostBits = 4
+	maxServiceHostBits = 20
 )
 
 // families lists the address families a mode uses, as is-IPv6 flags; the
@@ -180,12 +186,18 @@ func (l *loader) serviceNetwork(c *Config) netip.Prefix {
 	if !ok || !l.family("SERVICE_CIDR", v, p, c.IPMode, defaultService) {
 		return netip.Prefix{}
 	}
-	if p.Addr().BitLen()-p.Bits() < 4 {
+	bitLen, hostBits, example := p.Addr().BitLen(), p.Addr().BitLen()-p.Bits(), defaultService.get(p.Addr().Is6())
+	switch {
+	case hostBits < minServiceHostBits:
 		l.fail("SERVICE_CIDR", v, "too small to hold the DNS service address (the 10th); use at most a /%d, e.g. %s",
-			p.Addr().BitLen()-4, defaultService.get(p.Addr().Is6()))
-		return netip.Prefix{}
+			bitLen-minServiceHostBits, example)
+	case hostBits > maxServiceHostBits:
+		l.fail("SERVICE_CIDR", v, "too large for kubeadm and the API server, which take at most %d host bits; "+
+			"use at least a /%d, e.g. %s", maxServiceHostBits, bitLen-maxServiceHostBits, example)
+	default:
+		return p
 	}
-	return p
+	return netip.Prefix{}
 }
 
 func (l *loader) podNetwork(c *Config) netip.Prefix {
@@ -266,8 +278,8 @@ func (l *loader) nat64(c *Config) {
 		return
 	}
 	id := fmt.Sprintf("cluster ID %d", c.networkID)
-	if c.ClusterID == 0 {
-		id += " (derived from DIND_LABEL)"
+	if !c.NetworkIDFixed() {
+		id = fmt.Sprintf("network ID %d of the DIND_LABEL=%s cluster", c.networkID, c.Label)
 	}
 	second += c.networkID
 	switch {
@@ -336,6 +348,27 @@ func (c *Config) PodSubnet(i int) netip.Prefix {
 	b[c.pod.Bits()/8] = byte(2 + i)
 	a, _ := netip.AddrFromSlice(b)
 	return netip.PrefixFrom(a, c.pod.Bits()+8)
+}
+
+// MaxNodeIndex is the highest node index (0 is the master, i kube-node-i)
+// that has a management address (NodeIP) and a pod subnet (PodSubnet).
+func (c *Config) MaxNodeIndex() int {
+	last := 255 - 2 // PodSubnet puts 2+i in 8 bits
+	for _, p := range c.mgmt {
+		last = min(last, lastHost(p)-2) // NodeIP is host 2+i
+	}
+	return last
+}
+
+// lastHost is the offset of p's last host address: IPv4 keeps its last
+// address for broadcast. It is capped, as nodes are far fewer.
+func lastHost(p netip.Prefix) int {
+	hostBits := min(p.Addr().BitLen()-p.Bits(), 16)
+	last := 1<<hostBits - 1
+	if p.Addr().Is4() {
+		last--
+	}
+	return last
 }
 
 func addrPlus(a netip.Addr, n int) netip.Addr {

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -105,7 +107,8 @@ func TestInvalidIPv6Networks(t *testing.T) {
 			"NAT64_V4_SUBNET_PREFIX=172.18: with the cluster ID 14 added to its second octet it becomes 172.32, outside 172.16.0.0/12; use at most 172.17"},
 		{map[string]string{"CLUSTER_ID": "20"}, "becomes 172.38, outside 172.16.0.0/12; use a prefix in 10.0.0.0/8 up to 10.235"},
 		{map[string]string{"CLUSTER_ID": "200", "NAT64_V4_SUBNET_PREFIX": "10.100"}, "NAT64_V4_SUBNET_PREFIX=10.100: with the cluster ID 200 added to its second octet it becomes 10.300"},
-		{map[string]string{"DIND_LABEL": "foo", "NAT64_V4_SUBNET_PREFIX": "172.31"}, "(derived from DIND_LABEL)"},
+		{map[string]string{"DIND_LABEL": "foo", "NAT64_V4_SUBNET_PREFIX": "172.31"}, "with the network ID 12 of the DIND_LABEL=foo cluster added"},
+		{map[string]string{"SERVICE_CIDR": "fd00:30::/107"}, "SERVICE_CIDR=fd00:30::/107: too large for kubeadm and the API server, which take at most 20 host bits; use at least a /108, e.g. fd00:30::/110"},
 	}
 	for _, tc := range cases {
 		tc.vars["IP_MODE"] = "ipv6"
@@ -203,4 +206,108 @@ func TestAddrPlus(t *testing.T) {
 			t.Errorf("addrPlus(%s, %d) = %v, want %s", tc.addr, tc.n, got, tc.want)
 		}
 	}
+}
+
+func TestServiceCIDRSize(t *testing.T) {
+	implementEverything(t)
+	cases := []struct {
+		mode, cidr string
+		wantErr    string // "" when accepted
+	}{
+		{"ipv4", "10.96.0.0/12", ""},
+		{"ipv4", "10.96.0.0/28", ""},
+		{"ipv4", "10.96.0.0/11", "SERVICE_CIDR=10.96.0.0/11: too large for kubeadm and the API server, which take at most 20 host bits; use at least a /12, e.g. 10.96.0.0/12"},
+		{"ipv4", "10.96.0.0/29", "SERVICE_CIDR=10.96.0.0/29: too small to hold the DNS service address (the 10th); use at most a /28, e.g. 10.96.0.0/12"},
+		{"ipv6", "fd00:30::/108", ""},
+		{"ipv6", "fd00:30::/124", ""},
+		{"ipv6", "fd00:30::/107", "SERVICE_CIDR=fd00:30::/107: too large for kubeadm and the API server, which take at most 20 host bits; use at least a /108, e.g. fd00:30::/110"},
+		{"ipv6", "fd00:30::/64", "SERVICE_CIDR=fd00:30::/64: too large"},
+		{"ipv6", "fd00:30::/125", "SERVICE_CIDR=fd00:30::/125: too small to hold the DNS service address (the 10th); use at most a /124, e.g. fd00:30::/110"},
+		{"dual-stack", "fd00:30::/107", "SERVICE_CIDR=fd00:30::/107: too large"},
+	}
+	for _, tc := range cases {
+		c, err := load(map[string]string{"IP_MODE": tc.mode, "SERVICE_CIDR": tc.cidr})
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s %s: %v", tc.mode, tc.cidr, err)
+		case tc.wantErr == "" && c.ServiceCIDR() != netip.MustParsePrefix(tc.cidr):
+			t.Errorf("%s %s: ServiceCIDR() = %v", tc.mode, tc.cidr, c.ServiceCIDR())
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s %s: error %v, want it to contain %q", tc.mode, tc.cidr, err, tc.wantErr)
+		}
+	}
+}
+
+func TestMaxNodeIndex(t *testing.T) {
+	implementEverything(t)
+	cases := []struct {
+		vars map[string]string
+		want int
+	}{
+		{map[string]string{}, 252}, // 10.192.0.254; .255 is the broadcast
+		{map[string]string{"CLUSTER_ID": "254", "MGMT_CIDRS": "10.150.0.0/24"}, 252},
+		{map[string]string{"IP_MODE": "ipv6"}, 253}, // pod subnet slot 255
+		{map[string]string{"IP_MODE": "ipv6", "MGMT_CIDRS": "fd00:20::/112", "POD_NETWORK_CIDR": "fd00:40::/120"}, 253},
+		{map[string]string{"IP_MODE": "dual-stack"}, 252},
+	}
+	for _, tc := range cases {
+		c := mustLoad(t, tc.vars)
+		last := c.MaxNodeIndex()
+		if last != tc.want {
+			t.Errorf("%v: MaxNodeIndex() = %d, want %d", tc.vars, last, tc.want)
+			continue
+		}
+		// The last node has an address in the network, short of a broadcast,
+		// and a pod subnet within the pod network.
+		ip, mgmt := c.NodeIP(last), c.MgmtCIDR()
+		if !mgmt.Contains(ip) || (ip.Is4() && ip == addrPlus(mgmt.Addr(), 255)) {
+			t.Errorf("%v: NodeIP(%d) = %v, not a host of %v", tc.vars, last, ip, mgmt)
+		}
+		if sub := c.PodSubnet(last); !c.PodCIDR().Contains(sub.Addr()) || int(sub.Addr().AsSlice()[c.PodCIDR().Bits()/8]) != 2+last {
+			t.Errorf("%v: PodSubnet(%d) = %v", tc.vars, last, sub)
+		}
+	}
+}
+
+func TestLastHost(t *testing.T) {
+	cases := []struct {
+		cidr string
+		want int
+	}{
+		{"10.0.0.0/24", 254}, {"10.0.0.0/28", 14}, {"10.0.0.0/16", 65534}, {"fd00::/120", 255}, {"fd00::/112", 65535}, {"fd00::/64", 65535},
+	}
+	for _, tc := range cases {
+		if got := lastHost(netip.MustParsePrefix(tc.cidr)); got != tc.want {
+			t.Errorf("lastHost(%s) = %d, want %d", tc.cidr, got, tc.want)
+		}
+	}
+}
+
+// NUM_NODES is refused past the last node the networks have room for. Load
+// accepts no network that small today, so the check is run on its own.
+func TestNumNodesWithinNetworks(t *testing.T) {
+	c := &Config{mgmt: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/28")}, pod: netip.MustParsePrefix("10.244.0.0/16")}
+	cases := []struct {
+		numNodes string
+		wantErr  string
+	}{
+		{"12", ""},
+		{"13", "NUM_NODES=13: the networks have room for kube-node-12 at most (management address 10.1.0.14, pod subnet 10.244.14.0/24); use at most 12"},
+		{"101", "NUM_NODES=101: must be a whole number from 0 to 100"},
+	}
+	for _, tc := range cases {
+		l := &loader{get: lookupGet(map[string]string{"NUM_NODES": tc.numNodes})}
+		n, given := l.numNodes(c)
+		err := errors.Join(l.errs...)
+		switch {
+		case tc.wantErr == "" && (err != nil || !given || strconv.Itoa(n) != tc.numNodes):
+			t.Errorf("NUM_NODES=%s: got %d, %v, %v", tc.numNodes, n, given, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("NUM_NODES=%s: error %v, want it to contain %q", tc.numNodes, err, tc.wantErr)
+		}
+	}
+}
+
+func lookupGet(vars map[string]string) func(string) string {
+	return func(key string) string { return vars[key] }
 }

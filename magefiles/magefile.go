@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 
 	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/steps/bench"
@@ -36,11 +35,11 @@ func Load(ctx context.Context, image string) error {
 
 // Build builds every binary and image of the Kubernetes version set, offline, and prints the timeline.
 func Build(ctx context.Context) error {
-	cfg, err := config.FromEnvironment()
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
-	b, timeline, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, os.Stdout)
+	b, timeline, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, os.Stdout)
 	fmt.Println()
 	timeline.Print(os.Stdout)
 	if err != nil {
@@ -109,7 +108,7 @@ func Init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	timeline, err := c.Init(ctx, strings.Fields(os.Getenv("DIND_KUBEADM_ARGS")))
+	timeline, err := c.Init(ctx, c.Cfg.KubeadmArgs)
 	fmt.Println()
 	timeline.Print(os.Stdout)
 	return err
@@ -121,7 +120,7 @@ func Join(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := c.Join(ctx, strings.Fields(os.Getenv("DIND_KUBEADM_ARGS")))
+	n, err := c.Join(ctx, c.Cfg.KubeadmArgs)
 	if err != nil {
 		return err
 	}
@@ -180,8 +179,20 @@ func ApiserverPort(ctx context.Context) error {
 	return nil
 }
 
-func newCluster() (*cluster.Cluster, error) {
+// loadConfig reads the configuration and shows the config file's warnings.
+func loadConfig() (*config.Config, error) {
 	cfg, err := config.FromEnvironment()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	return cfg, nil
+}
+
+func newCluster() (*cluster.Cluster, error) {
+	cfg, err := loadConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +208,7 @@ func Test(ctx context.Context) error {
 
 // Bench measures build (warm), up, restore, down, resume, clean and idle memory of the configured cluster, records and prints them.
 func Bench(ctx context.Context) error {
-	cfg, err := config.FromEnvironment()
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 	}
 
 	if err := timed("build (warm cache)", "< 30s", func() error {
-		_, _, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, progress)
+		_, _, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, progress)
 		return err
 	}); err != nil {
 		return figures, err

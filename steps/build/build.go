@@ -32,6 +32,8 @@ type Builder struct {
 	Cache cache.Cache
 	Log   io.Writer
 
+	AptMirror string // DIND_APT_MIRROR; "" for the host's apt sources
+
 	Engine    engine.Engine
 	mu        sync.Mutex
 	dirs      map[string]string // component -> its cache folder
@@ -88,7 +90,7 @@ func (b *Builder) Steps() []steps.Step {
 		out = append(out, b.cached("rootfs-"+r.Name, []string{StepEngine, "host-tools"}, func(arch string) []string {
 			return append(r.inputs(), "arch="+arch)
 		}, func(ctx context.Context, dir string) error {
-			mirror, err := aptMirror()
+			mirror, err := aptMirror(b.AptMirror)
 			if err != nil {
 				return err
 			}
@@ -267,8 +269,9 @@ func (b *Builder) buildClusterImages(ctx context.Context, dir string) error {
 }
 
 // Run builds everything for the set, printing progress and then the timeline.
-func Run(ctx context.Context, set fixed.Set, cacheDir string, out io.Writer) (*Builder, steps.Timeline, error) {
+func Run(ctx context.Context, set fixed.Set, cacheDir, aptMirror string, out io.Writer) (*Builder, steps.Timeline, error) {
 	b := New(set, cache.Cache{Dir: cacheDir, Waiting: out}, out)
+	b.AptMirror = aptMirror
 	plan, err := steps.NewPlan(b.Steps()...)
 	if err != nil {
 		return nil, nil, err

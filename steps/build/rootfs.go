@@ -75,11 +75,11 @@ var proxyRootfs = rootfs{
 	Packages: []string{"iptables", "nftables", "conntrack", "ipset", "ebtables", "kmod"},
 }
 
-// aptMirror finds the Debian mirror the host's apt uses, or the one
-// DIND_APT_MIRROR names.
-func aptMirror() (string, error) {
-	if m := os.Getenv("DIND_APT_MIRROR"); m != "" {
-		return m, nil
+// aptMirror is the configured Debian mirror (DIND_APT_MIRROR), or else the
+// one the host's apt uses.
+func aptMirror(configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
 	}
 	var files []string
 	deb822, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")

@@ -102,6 +102,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, error) {
 // image and kubectl, as up's preflight does.
 func (c *Cluster) prepare(ctx context.Context) error {
 	b := build.New(c.Cfg.Versions, cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}, c.Out)
+	b.AptMirror = c.Cfg.AptMirror
 	c.builder = b
 	plan, err := steps.NewPlan(append(b.Steps(), c.preflight(b))...)
 	if err != nil {

@@ -41,7 +41,7 @@ func boundPort(ctx context.Context, container string) int {
 
 // kubectlCmd runs the cluster's kubectl against the user's kubeconfig.
 func (c *Cluster) kubectlCmd(args ...string) *shell.Cmd {
-	return shell.Command(c.kubectl(), append([]string{"--kubeconfig", c.Cfg.Kubeconfig}, args...)...)
+	return shell.Command(c.kubectl(), append([]string{"--kubeconfig", c.Cfg.Kubeconfig()}, args...)...)
 }
 
 // KubectlOnCluster runs kubectl on this cluster's context.
@@ -117,7 +117,7 @@ func (c *Cluster) writeContext(ctx context.Context) error {
 			return fmt.Errorf("admin.conf on %s has no %s", c.Master().Name, k)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(c.Cfg.Kubeconfig), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(c.Cfg.Kubeconfig()), 0o755); err != nil {
 		return err
 	}
 	name := c.Cfg.ContextName()
@@ -140,7 +140,7 @@ func (c *Cluster) writeContext(ctx context.Context) error {
 		{"config", "use-context", name},
 	} {
 		if err := c.kubectlCmd(args...).Run(ctx); err != nil {
-			return fmt.Errorf("writing context %s to %s: %w", name, c.Cfg.Kubeconfig, err)
+			return fmt.Errorf("writing context %s to %s: %w", name, c.Cfg.Kubeconfig(), err)
 		}
 	}
 	return nil
@@ -149,7 +149,7 @@ func (c *Cluster) writeContext(ctx context.Context) error {
 // removeContext deletes the cluster's context, cluster and user entries from
 // the user's kubeconfig, and nothing else.
 func (c *Cluster) removeContext(ctx context.Context) error {
-	if _, err := os.Stat(c.Cfg.Kubeconfig); err != nil {
+	if _, err := os.Stat(c.Cfg.Kubeconfig()); err != nil {
 		return nil
 	}
 	name := c.Cfg.ContextName()
@@ -157,7 +157,7 @@ func (c *Cluster) removeContext(ctx context.Context) error {
 	contexts, err := c.kubectlCmd("config", "get-contexts", "--output=name").Lines(ctx)
 	if err != nil {
 		if _, lookErr := exec.LookPath(c.kubectl()); lookErr != nil {
-			return fmt.Errorf("no kubectl to remove context %s from %s with: run `up` once, or remove it by hand", name, c.Cfg.Kubeconfig)
+			return fmt.Errorf("no kubectl to remove context %s from %s with: run `up` once, or remove it by hand", name, c.Cfg.Kubeconfig())
 		}
 		return err
 	}
@@ -177,7 +177,7 @@ func (c *Cluster) removeContext(ctx context.Context) error {
 		{"config", "delete-context", name}, {"config", "delete-cluster", name}, {"config", "unset", "users." + name},
 	} {
 		if err := c.kubectlCmd(args...).Run(ctx); err != nil {
-			return fmt.Errorf("removing %s from %s: %w", name, c.Cfg.Kubeconfig, err)
+			return fmt.Errorf("removing %s from %s: %w", name, c.Cfg.Kubeconfig(), err)
 		}
 	}
 	return nil

@@ -39,6 +39,7 @@ func (c *Cluster) Plan(ctx context.Context) (string, []steps.Step, error) {
 		return "", nil, err
 	}
 	b := build.New(c.Cfg.Versions, cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}, c.Out)
+	b.AptMirror = c.Cfg.AptMirror
 	plan := b.Steps()
 	plan = append(plan, c.preflight(b))
 
