@@ -1,6 +1,7 @@
 // Package shell runs external commands (docker, kubectl, go, mmdebstrap) the
 // way a person would type them: the command line is logged when Debug is set,
-// stderr is captured into the error, and the context stops the command.
+// with its secrets redacted; stderr is captured into the error; the context
+// stops the command.
 //
 // Each command runs in a process group of its own, which a cancelled context
 // stops as a whole: SIGTERM, then SIGKILL after GracePeriod. The package uses
@@ -19,7 +20,8 @@ import (
 	"strings"
 )
 
-// Debug logs every command line to stderr, with the command's own stderr. DIND_DEBUG sets it; the config file may too.
+// Debug logs every command line to stderr, secrets redacted, with the
+// command's own stderr. DIND_DEBUG sets it; the config file may too.
 var Debug = os.Getenv("DIND_DEBUG") != ""
 
 // Cmd is a command to run, built up with the With methods.
@@ -80,9 +82,9 @@ func (c *Cmd) WithTerminal() *Cmd {
 	return c
 }
 
-// String is the command line, for messages.
+// String is the command line, for messages, with secrets redacted.
 func (c *Cmd) String() string {
-	return strings.Join(append([]string{c.name}, c.args...), " ")
+	return strings.Join(redactArgs(append([]string{c.name}, c.args...)), " ")
 }
 
 // Run runs the command and discards its output unless WithStdout was used.
