@@ -31,17 +31,32 @@ func checkHostTools(ctx context.Context) error {
 		return fmt.Errorf("dind-cluster builds node images with %s, which this host lacks: "+
 			"install them (apt-get install %s) and run again", strings.Join(missing, ", "), strings.Join(missing, " "))
 	}
-	fmt.Fprintf(os.Stderr, "installing host packages: %s\n", strings.Join(missing, " "))
-	env := []string{"DEBIAN_FRONTEND=noninteractive"}
-	if err := shell.Command("apt-get", "update", "-qq").WithEnv(env...).Run(ctx); err != nil {
-		return fmt.Errorf("apt-get update (to install %s): %w", strings.Join(missing, " "), err)
-	}
-	args := append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)
-	if err := shell.Command("apt-get", args...).WithEnv(env...).Run(ctx); err != nil {
-		return fmt.Errorf("installing %s: %w", strings.Join(missing, " "), err)
+	if err := installHostPackages(ctx, missing); err != nil {
+		return err
 	}
 	if still := missingHostPackages(); len(still) > 0 {
 		return fmt.Errorf("still missing after apt-get install: %s", strings.Join(still, ", "))
+	}
+	return nil
+}
+
+// installHostPackages runs apt-get to its end even when ctx is cancelled:
+// dpkg killed half-way leaves the host's package database broken.
+func installHostPackages(ctx context.Context, missing []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "installing host packages: %s\n", strings.Join(missing, " "))
+	defer context.AfterFunc(ctx, func() {
+		fmt.Fprintln(os.Stderr, "finishing the installation of host packages before stopping")
+	})()
+	env := []string{"DEBIAN_FRONTEND=noninteractive"}
+	if err := shell.Command("apt-get", "update", "-qq").WithEnv(env...).Uninterruptible().Run(ctx); err != nil {
+		return fmt.Errorf("apt-get update (to install %s): %w", strings.Join(missing, " "), err)
+	}
+	args := append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)
+	if err := shell.Command("apt-get", args...).WithEnv(env...).Uninterruptible().Run(ctx); err != nil {
+		return fmt.Errorf("installing %s: %w", strings.Join(missing, " "), err)
 	}
 	return nil
 }

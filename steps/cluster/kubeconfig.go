@@ -188,7 +188,9 @@ func (c *Cluster) runPortForwarder(ctx context.Context) error {
 	if c.Cfg.PortForwarder == "" {
 		return nil
 	}
-	if err := shell.Command(c.Cfg.PortForwarder, strconv.Itoa(c.Port)).Run(ctx); err != nil {
+	// On the terminal, not through pipes: a forwarder may leave a helper
+	// (ssh -L) running, which would hold pipes open.
+	if err := shell.Command(c.Cfg.PortForwarder, strconv.Itoa(c.Port)).WithTerminal().Run(ctx); err != nil {
 		return fmt.Errorf("DIND_PORT_FORWARDER=%s: %w", c.Cfg.PortForwarder, err)
 	}
 	return nil

@@ -1,6 +1,14 @@
 // Package shell runs external commands (docker, kubectl, go, mmdebstrap) the
-// way a person would type them: the command line is logged when DIND_DEBUG is
-// set, stderr is captured into the error, and the context cancels the command.
+// way a person would type them: the command line is logged when Debug is set,
+// with its secrets redacted; stderr is captured into the error; the context
+// stops the command.
+//
+// Each command runs in a process group of its own, which a cancelled context
+// stops as a whole: SIGTERM, then SIGKILL after GracePeriod. The package uses
+// os/exec directly for that: github.com/bitfield/script, which it used
+// before, builds its exec.Cmd itself, so it can set no process group, kills
+// only the direct child, at once, and waits forever for a process the child
+// left holding its output.
 package shell
 
 import (
@@ -10,17 +18,21 @@ import (
 	"io"
 	"os"
 	"strings"
-
-	"github.com/bitfield/script"
 )
+
+// Debug logs every command line to stderr, secrets redacted, with the
+// command's own stderr. DIND_DEBUG sets it; the config file may too.
+var Debug = os.Getenv("DIND_DEBUG") != ""
 
 // Cmd is a command to run, built up with the With methods.
 type Cmd struct {
-	name   string
-	args   []string
-	stdin  io.Reader
-	stdout io.Writer
-	env    []string
+	name            string
+	args            []string
+	stdin           io.Reader
+	stdout          io.Writer
+	env             []string
+	uninterruptible bool
+	terminal        bool
 }
 
 // Command prepares name with args.
@@ -52,26 +64,39 @@ func (c *Cmd) WithEnv(kv ...string) *Cmd {
 	return c
 }
 
-// String is the command line, for messages.
+// Uninterruptible lets the command run to its end even when the context is
+// cancelled, for what must not die half-way, like dpkg; Run then returns the
+// context's error. Being in a process group of its own, the command does not
+// get a terminal's Ctrl-C either.
+func (c *Cmd) Uninterruptible() *Cmd {
+	c.uninterruptible = true
+	return c
+}
+
+// WithTerminal gives the command this process's own stdout and stderr
+// instead of pipes, so that Run returns as soon as the command exits even if
+// it leaves a background process behind (an ssh -L). Its stderr is then not
+// in the error, and WithStdout and Output get nothing.
+func (c *Cmd) WithTerminal() *Cmd {
+	c.terminal = true
+	return c
+}
+
+// String is the command line, for messages, with secrets redacted.
 func (c *Cmd) String() string {
-	return strings.Join(append([]string{c.name}, c.args...), " ")
+	return strings.Join(redactArgs(append([]string{c.name}, c.args...)), " ")
 }
 
 // Run runs the command and discards its output unless WithStdout was used.
 func (c *Cmd) Run(ctx context.Context) error {
-	out := c.stdout
-	if out == nil {
-		out = io.Discard
-	}
-	_, err := c.run(ctx, out)
-	return err
+	return c.run(ctx, c.stdout)
 }
 
 // Output runs the command and returns its standard output without the
 // trailing newline.
 func (c *Cmd) Output(ctx context.Context) (string, error) {
 	var out bytes.Buffer
-	_, err := c.run(ctx, &out)
+	err := c.run(ctx, &out)
 	return strings.TrimRight(out.String(), "\n"), err
 }
 
@@ -90,34 +115,47 @@ func (c *Cmd) Lines(ctx context.Context) ([]string, error) {
 	return lines, nil
 }
 
-func (c *Cmd) run(ctx context.Context, out io.Writer) (int64, error) {
-	if os.Getenv("DIND_DEBUG") != "" {
+// run runs the command with its stdout going to stdout, nil for none.
+func (c *Cmd) run(ctx context.Context, stdout io.Writer) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: not started: %w", c.short(), err)
+	}
+	if Debug {
 		fmt.Fprintf(os.Stderr, "+ %s\n", c)
 	}
 	var stderr tail
-	p := script.NewPipe().WithContext(ctx)
-	if c.stdin != nil {
-		p = p.WithReader(c.stdin)
-	}
-	if c.env != nil {
-		p = p.WithEnv(append(os.Environ(), c.env...))
-	}
-	var errOut io.Writer = &stderr
-	if os.Getenv("DIND_DEBUG") != "" {
-		errOut = io.MultiWriter(&stderr, os.Stderr)
-	}
-	n, err := p.WithStderr(errOut).ExecCommand(c.name, c.args...).WithStdout(out).Stdout()
+	p, err := c.start(stdout, &stderr)
 	if err != nil {
-		if ctx.Err() != nil {
-			return int64(n), fmt.Errorf("%s: %w", c.short(), ctx.Err())
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			return int64(n), fmt.Errorf("%s: %w", c.short(), err)
-		}
-		return int64(n), fmt.Errorf("%s: %w: %s", c.short(), err, msg)
+		return fmt.Errorf("%s: %w", c.short(), err)
 	}
-	return int64(n), nil
+	interrupt := ctx.Done()
+	if c.uninterruptible {
+		interrupt = nil
+	}
+	stopped, err := p.wait(interrupt)
+	failure := c.failure(err, &stderr)
+	switch {
+	case stopped:
+		return fmt.Errorf("%s: %w", c.short(), ctx.Err())
+	case ctx.Err() != nil && c.uninterruptible && failure != nil:
+		return fmt.Errorf("%w (and the context was cancelled meanwhile: %w)", failure, ctx.Err())
+	case ctx.Err() != nil && c.uninterruptible:
+		return fmt.Errorf("%s: finished, but %w meanwhile", c.short(), ctx.Err())
+	}
+	return failure
+}
+
+// failure describes err, the command's own failure, with the end of its
+// stderr; nil when it succeeded.
+func (c *Cmd) failure(err error, stderr *tail) error {
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if msg == "" {
+		return fmt.Errorf("%s: %w", c.short(), err)
+	}
+	return fmt.Errorf("%s: %w: %s", c.short(), err, msg)
 }
 
 // short is the command line cut to a readable length for error messages.
