@@ -6,6 +6,7 @@ require (
 	github.com/bitfield/script v0.25.2
 	github.com/hashicorp/go-multierror v1.1.1
 	golang.org/x/sync v0.25.0
+	sigs.k8s.io/yaml v1.6.0
 )
 
 require (
@@ -14,6 +15,7 @@ require (
 	github.com/itchyny/timefmt-go v0.1.5 // indirect
 	github.com/magefile/mage v1.17.2 // indirect
 	github.com/ulikunitz/xz v0.5.17 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	mvdan.cc/sh/v3 v3.7.0 // indirect
 )
 
