@@ -504,6 +504,22 @@ contexts:
 		}
 	})
 
+	t.Run("no cluster entry to tell whose the context is", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "config")
+		writeFile(t, path, strings.Replace(foreign, "contexts:\n", "contexts:\n- name: dind\n  context: {cluster: dind, user: dind}\n", 1), 0o600)
+		before := readBytes(t, path)
+		removed, note, err := Remove([]string{path}, "dind", func([]byte, string) bool { return true })
+		if err != nil || removed {
+			t.Fatalf("Remove: %v, %v", removed, err)
+		}
+		if want := "context dind in " + path + " has no cluster dind to tell whose it is; left alone"; note != want {
+			t.Errorf("note %q, want %q", note, want)
+		}
+		if !bytes.Equal(readBytes(t, path), before) {
+			t.Error("the file changed")
+		}
+	})
+
 	t.Run("nothing of that name: nothing written, nothing created", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "sub", "config")
