@@ -6,11 +6,13 @@ require (
 	github.com/hashicorp/go-multierror v1.1.1
 	github.com/ulikunitz/xz v0.5.17
 	golang.org/x/sync v0.25.0
+	sigs.k8s.io/yaml v1.6.0
 )
 
 require (
 	github.com/hashicorp/errwrap v1.0.0 // indirect
 	github.com/magefile/mage v1.17.2 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
 )
 
 tool github.com/magefile/mage
