@@ -16,9 +16,10 @@
 // ignored. A marker line may end in "\r\n" instead of "\n".
 //
 // NAME is a slash-separated relative path, such as kube-master/kubelet.log or
-// cluster/pods/kube-system/coredns-abc/coredns.log: not empty, no leading
-// slash, no empty, "." or ".." elements, no backslash, no control characters
-// (NUL, tab, CR, LF, ...) and no "@@@".
+// cluster/pods/kube-system/coredns-abc/coredns.log: not empty, at most 4096
+// bytes, no leading slash, no empty, "." or ".." elements, no backslash, no
+// control characters (NUL, tab, CR, LF, ...) and no "@@@". A line longer than
+// 64 KiB is therefore never a marker line.
 //
 // Content is written as it is, with a newline added at the end if it does not
 // end in one. A content line that would read as a marker line, that is, one
@@ -64,6 +65,9 @@ import (
 	"strings"
 	"sync"
 )
+
+// maxNameLength is PATH_MAX on Linux: a longer name could not be written.
+const maxNameLength = 4096
 
 // ErrInvalidName is wrapped by the errors for section names that the format
 // does not allow.
@@ -112,6 +116,8 @@ func checkName(name string) error {
 	switch {
 	case name == "":
 		return bad("empty")
+	case len(name) > maxNameLength:
+		return bad(fmt.Sprintf("longer than %d bytes", maxNameLength))
 	case strings.HasPrefix(name, "/"):
 		return bad("absolute path")
 	case strings.Contains(name, "\\"):

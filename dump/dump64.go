@@ -116,14 +116,14 @@ func (lw *lineWrapper) finish() error {
 
 // Split64 finds the first complete dump64 block in a log read from r (see
 // the package documentation for what it tolerates around it), decodes it
-// fully in memory and then writes its sections into dir like Split. If the
+// fully in memory and then writes its sections into dir with Split. If the
 // block is truncated or corrupt, nothing is written.
 func Split64(r io.Reader, dir string) ([]string, error) {
 	text, err := Decode64(r)
 	if err != nil {
 		return nil, err
 	}
-	return writeSections(text, dir)
+	return Split(bytes.NewReader(text), dir)
 }
 
 // Decode64 finds the first complete dump64 block in a log read from r and
