@@ -55,6 +55,23 @@
 // marker. ANSI terminal escape sequences and trailing white space (including
 // CR) are ignored. A start marker inside a block restarts the block, as the
 // earlier one was cut off; the first complete block is read.
+//
+// # Limits
+//
+// Dumps come from CI logs, so splitting treats them as untrusted and streams
+// them with bounded memory. Split writes each section as it reads it and
+// holds at most 64 KiB of a line. Split64 decodes the base64 payload as it
+// reads it into a temporary file (in $TMPDIR, removed afterwards),
+// decompresses it once to check it without writing anything, then again
+// into the files. It refuses, before writing anything:
+//
+//   - a dump that decompresses to more than 1 GiB;
+//   - xz block headers or a legacy lzma header that declare a dictionary
+//     larger than 64 MiB, the dictionary of xz -9 and lzma -9: decoders
+//     allocate the declared size up front;
+//   - xz data with filters other than LZMA2 alone, as dump64 writes it;
+//   - a line longer than 1 MiB inside the block, as payload lines are 100
+//     characters. Such lines outside the block are skipped.
 package dump
 
 import (
