@@ -89,6 +89,7 @@ func (p *payload) open(limit int64) (io.Reader, error) {
 		}
 		return text, nil
 	}
+	collectBeforeDictionary(maxDictSize) // lzma.Reader allocates the header's size, up to this
 	text, err := lzma.ReaderConfig{DictCap: maxDictSize}.NewReader(bufio.NewReader(p.reader()))
 	if err != nil {
 		return nil, fmt.Errorf("%s (%w)", notLZMA, err)

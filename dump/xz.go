@@ -24,6 +24,7 @@ import (
 	"hash/crc32"
 	"hash/crc64"
 	"io"
+	"runtime"
 
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -553,6 +554,7 @@ func (x *xzReader) Read(p []byte) (int, error) {
 // dictionary, so no match reaches further back.
 func (x *xzReader) startBlock(b xzBlock) error {
 	dictSize := max(lzma.MinDictCap, min(b.dictSize, b.uncompressed))
+	collectBeforeDictionary(dictSize)
 	x.block, x.produced, x.check = b, 0, newCheck(b.checkType)
 	x.data = io.NewSectionReader(x.payload, b.dataOffset, b.dataSize)
 	x.buffered.Reset(x.data)
@@ -578,4 +580,20 @@ func (x *xzReader) endBlock() error {
 		return fmt.Errorf("block %d: the integrity check does not match", b.number)
 	}
 	return nil
+}
+
+// largeDictionary is the dictionary size from which collectBeforeDictionary
+// collects garbage: a block needs at least as many bytes of data for its
+// dictionary to be that large, so a payload within the 1 GiB cap has at most
+// 64 such blocks, decoded twice.
+const largeDictionary = 16 << 20
+
+// collectBeforeDictionary runs the garbage collector before a large
+// dictionary is allocated. The previous block's or pass's dictionary,
+// as large, is garbage by then, but the heap grows to twice its live size
+// before collecting: the two would be held at once, 128 MiB for two of xz -9.
+func collectBeforeDictionary(size int64) {
+	if size >= largeDictionary {
+		runtime.GC()
+	}
 }

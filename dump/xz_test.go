@@ -101,6 +101,39 @@ func TestDecode64XZVariants(t *testing.T) {
 	}
 }
 
+// xzUtilsBlocks is bigText compressed by xz-utils 5.4.1 with xz -T2
+// --block-size=4KiB --check=crc32: five blocks whose headers give their
+// sizes, which the Go writer never writes.
+func xzUtilsBlocks(t *testing.T) []byte {
+	t.Helper()
+	payload, err := os.ReadFile(filepath.Join("testdata", "xz-utils-4KiB-blocks.xz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
+}
+
+func TestDecode64XZUtilsBlocks(t *testing.T) {
+	got, err := Decode64(strings.NewReader(wrapBlock(xzUtilsBlocks(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, bigText(t)) {
+		t.Error("text differs")
+	}
+}
+
+func TestSplit64XZBlockHeaderSizes(t *testing.T) {
+	payload := xzUtilsBlocks(t)
+	header := payload[xzHeaderSize : xzHeaderSize+16]
+	if header[0] != 3 || header[1] != 0xc0 || !bytes.Equal(header[4:6], []byte{0x80, 0x20}) {
+		t.Fatalf("block 1 header % x: want sizes, the uncompressed one 4096", header)
+	}
+	header[4], header[5] = 0xff, 0x1f // 4095
+	binary.LittleEndian.PutUint32(header[12:], crc32.ChecksumIEEE(header[:12]))
+	checkRefused(t, wrapBlock(payload), "xz data is corrupt or truncated: block 1: the header gives 4095 uncompressed bytes, the LZMA2 chunks 4096")
+}
+
 func TestSplit64XZIntegrityCheck(t *testing.T) {
 	payload := compressXZ(t, xz.WriterConfig{}, bigText(t))
 	footer := payload[len(payload)-xzHeaderSize:]
