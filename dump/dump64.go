@@ -113,8 +113,8 @@ func Split64(r io.Reader, dir string) ([]string, error) {
 	return splitLimited(r, dir, maxTextSize)
 }
 
-// splitLimited is Split64 with the cap on the decompressed size as a parameter,
-// for tests.
+// splitLimited is Split64 with the cap on the decompressed size as a
+// parameter, for tests.
 func splitLimited(r io.Reader, dir string, limit int64) ([]string, error) {
 	p, err := readPayload(r)
 	if err != nil {
