@@ -16,9 +16,10 @@
 // ignored. A marker line may end in "\r\n" instead of "\n".
 //
 // NAME is a slash-separated relative path, such as kube-master/kubelet.log or
-// cluster/pods/kube-system/coredns-abc/coredns.log: not empty, no leading
-// slash, no empty, "." or ".." elements, no backslash, no control characters
-// (NUL, tab, CR, LF, ...) and no "@@@".
+// cluster/pods/kube-system/coredns-abc/coredns.log: not empty, at most 4096
+// bytes, no leading slash, no empty, "." or ".." elements, no backslash, no
+// control characters (NUL, tab, CR, LF, ...) and no "@@@". A line longer than
+// 64 KiB is therefore never a marker line.
 //
 // Content is written as it is, with a newline added at the end if it does not
 // end in one. A content line that would read as a marker line, that is, one
@@ -54,6 +55,23 @@
 // marker. ANSI terminal escape sequences and trailing white space (including
 // CR) are ignored. A start marker inside a block restarts the block, as the
 // earlier one was cut off; the first complete block is read.
+//
+// # Limits
+//
+// Dumps come from CI logs, so splitting treats them as untrusted and streams
+// them with bounded memory. Split writes each section as it reads it and
+// holds at most 64 KiB of a line. Split64 decodes the base64 payload as it
+// reads it into a temporary file (in $TMPDIR, removed afterwards),
+// decompresses it once to check it without writing anything, then again
+// into the files. It refuses, before writing anything:
+//
+//   - a dump that decompresses to more than 1 GiB;
+//   - xz block headers or a legacy lzma header that declare a dictionary
+//     larger than 64 MiB, the dictionary of xz -9 and lzma -9: decoders
+//     allocate the declared size up front;
+//   - xz data with filters other than LZMA2 alone, as dump64 writes it;
+//   - a line longer than 1 MiB inside the block, as payload lines are 100
+//     characters. Such lines outside the block are skipped.
 package dump
 
 import (
@@ -64,6 +82,9 @@ import (
 	"strings"
 	"sync"
 )
+
+// maxNameLength is PATH_MAX on Linux: a longer name could not be written.
+const maxNameLength = 4096
 
 // ErrInvalidName is wrapped by the errors for section names that the format
 // does not allow.
@@ -112,6 +133,8 @@ func checkName(name string) error {
 	switch {
 	case name == "":
 		return bad("empty")
+	case len(name) > maxNameLength:
+		return bad(fmt.Sprintf("longer than %d bytes", maxNameLength))
 	case strings.HasPrefix(name, "/"):
 		return bad("absolute path")
 	case strings.Contains(name, "\\"):
