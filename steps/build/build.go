@@ -17,7 +17,7 @@ import (
 	"github.com/dind-cluster/dind-cluster/fixed"
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
-	"github.com/dind-cluster/dind-cluster/steps/engine"
+	"github.com/dind-cluster/dind-cluster/steps/docker"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
@@ -28,13 +28,14 @@ const recipe = "1"
 // Builder builds the artifacts of one version set. Its steps share it: a
 // step fills the fields that the steps needing it read.
 type Builder struct {
-	Set   fixed.Set
-	Cache cache.Cache
-	Log   io.Writer
+	Set    fixed.Set
+	Cache  cache.Cache
+	Log    io.Writer
+	Docker docker.Provider
 
 	AptMirror string // DIND_APT_MIRROR; "" for the host's apt sources
 
-	Engine    engine.Engine
+	Engine    docker.Engine
 	mu        sync.Mutex
 	dirs      map[string]string // component -> its cache folder
 	keys      map[string]string // component -> its cache key
@@ -44,7 +45,7 @@ type Builder struct {
 
 // New prepares a builder; nothing runs until its steps do.
 func New(set fixed.Set, c cache.Cache, log io.Writer) *Builder {
-	return &Builder{Set: set, Cache: c, Log: log, dirs: map[string]string{}, keys: map[string]string{}}
+	return &Builder{Set: set, Cache: c, Log: log, Docker: docker.CLI{}, dirs: map[string]string{}, keys: map[string]string{}}
 }
 
 // Images are the names kubeadm of the set's version asks for.
@@ -138,7 +139,7 @@ func (b *Builder) cached(name string, needs []string, inputs func(arch string) [
 }
 
 func (b *Builder) probeEngine(ctx context.Context) error {
-	e, err := engine.Probe(ctx)
+	e, err := b.Docker.Info(ctx)
 	if err != nil {
 		return err
 	}

@@ -4,26 +4,24 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
-	"github.com/dind-cluster/dind-cluster/steps/shell"
+	"github.com/dind-cluster/dind-cluster/steps/docker"
 )
 
 // ArtifactLabel marks the images the supply chain makes (not cluster objects).
 const ArtifactLabel = "dind-cluster.artifact"
 
-func imageExists(ctx context.Context, tag string) bool {
-	return shell.Docker("image", "inspect", "--format", "{{.Id}}", tag).Run(ctx) == nil
-}
-
 func (b *Builder) baseImageDone(ctx context.Context) (bool, error) {
 	b.BaseImage = "dind-cluster/base:" + b.key("rootfs-node")
-	return imageExists(ctx, b.BaseImage), nil
+	return b.Docker.ImageExists(ctx, b.BaseImage)
 }
 
 func (b *Builder) buildBaseImage(ctx context.Context) error {
@@ -32,11 +30,15 @@ func (b *Builder) buildBaseImage(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	if imageExists(ctx, b.BaseImage) {
-		return nil
+	if have, err := b.Docker.ImageExists(ctx, b.BaseImage); have || err != nil {
+		return err
 	}
-	tar := filepath.Join(b.dir("rootfs-node"), "rootfs.tar")
-	return shell.Docker("import", "--change", "LABEL "+ArtifactLabel+"=base", tar, b.BaseImage).Run(ctx)
+	tar, err := os.Open(filepath.Join(b.dir("rootfs-node"), "rootfs.tar"))
+	if err != nil {
+		return err
+	}
+	defer tar.Close()
+	return b.Docker.Import(ctx, tar, b.BaseImage, "LABEL "+ArtifactLabel+"=base")
 }
 
 // nodeRecipe changes when the way the node image is assembled changes.
@@ -64,7 +66,11 @@ func (b *Builder) nodeImageDone(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	b.NodeImage = "dind-cluster/node:" + b.Set.Kubernetes + "-" + key
-	return imageExists(ctx, b.NodeImage) && layersVolumeExists(ctx, LayersVolume(b.NodeImage)), nil
+	have, err := b.Docker.ImageExists(ctx, b.NodeImage)
+	if !have || err != nil {
+		return false, err
+	}
+	return LayersVolumeExists(ctx, b.Docker, LayersVolume(b.NodeImage)), nil
 }
 
 // LayersVolume holds the unpacked layers of the cluster images preloaded in
@@ -79,12 +85,12 @@ func LayersVolume(nodeImage string) string {
 // LayersDir is where a node mounts the layers volume.
 const LayersDir = "/var/lib/dind-layers"
 
-// layersVolumeExists tells whether the layers volume name was made by a
+// LayersVolumeExists tells whether the layers volume name was made by a
 // build: `docker run --volume` makes an empty one, without the label, where
 // a volume is missing.
-func layersVolumeExists(ctx context.Context, name string) bool {
-	label, err := shell.Docker("volume", "inspect", "--format", `{{index .Labels "`+ArtifactLabel+`"}}`, name).Output(ctx)
-	return err == nil && label == "layers"
+func LayersVolumeExists(ctx context.Context, d docker.Provider, name string) bool {
+	labels, err := d.VolumeLabels(ctx, name)
+	return err == nil && labels[ArtifactLabel] == "layers"
 }
 
 // nodeFiles is what goes into the node's file system on top of the base.
@@ -137,12 +143,14 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 	}
 	defer unlock()
 	layers := LayersVolume(b.NodeImage)
-	if imageExists(ctx, b.NodeImage) {
-		if layersVolumeExists(ctx, layers) {
+	if have, err := b.Docker.ImageExists(ctx, b.NodeImage); err != nil {
+		return err
+	} else if have {
+		if LayersVolumeExists(ctx, b.Docker, layers) {
 			return nil
 		}
 		// The layers volume was removed (docker volume prune): make both again.
-		if err := shell.Docker("rmi", b.NodeImage).Run(ctx); err != nil {
+		if err := b.Docker.RemoveImages(ctx, false, b.NodeImage); err != nil {
 			return fmt.Errorf("node image %s has lost its layers volume %s and cannot be rebuilt: %w", b.NodeImage, layers, err)
 		}
 	}
@@ -153,95 +161,110 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 		// The plan's context may be cancelled: clean up regardless.
 		cleanup, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		shell.Docker("rm", "--force", "--volumes", stage, preload, final).Run(cleanup)
-		shell.Docker("rmi", "--force", stageImage).Run(cleanup)
+		b.Docker.Remove(cleanup, stage, preload, final)
+		b.Docker.RemoveImages(cleanup, true, stageImage)
 	}()
-	label := "--label=" + ArtifactLabel + "=build"
+	label := docker.Labels{ArtifactLabel: "build"}
 
 	files, err := b.nodeFiles()
 	if err != nil {
 		return err
 	}
-	if err := shell.Docker("create", "--name", stage, label, b.BaseImage, "/sbin/init").Run(ctx); err != nil {
+	if err := b.Docker.Create(ctx, docker.ContainerSpec{Name: stage, Labels: label, Image: b.BaseImage, Cmd: []string{"/sbin/init"}}); err != nil {
 		return err
 	}
-	if err := StreamInto(ctx, func(w io.Writer) error { return writeLayer(w, files) }, stage, "/"); err != nil {
+	if err := StreamInto(ctx, b.Docker, func(w io.Writer) error { return writeLayer(w, files) }, stage, "/"); err != nil {
 		return fmt.Errorf("copying node files: %w", err)
 	}
-	if err := shell.Docker("commit", stage, stageImage).Run(ctx); err != nil {
+	if err := b.Docker.Commit(ctx, stage, stageImage); err != nil {
 		return err
 	}
 
-	b.Engine.ProbePrivileged(ctx, stageImage)
-	run := append([]string{"run", "--detach", "--name", preload, label}, b.Engine.NodeFlags("")...)
-	run = append(run, "--entrypoint", "/usr/local/bin/containerd", stageImage)
-	if err := shell.Docker(run...).Run(ctx); err != nil {
+	b.Engine.Privileged = b.Docker.CanRunPrivileged(ctx, stageImage)
+	spec := b.Engine.AsNode(docker.ContainerSpec{Name: preload, Labels: label, Image: stageImage,
+		Entrypoint: "/usr/local/bin/containerd"}, "")
+	if err := b.Docker.Run(ctx, spec, true); err != nil {
 		return fmt.Errorf("starting containerd to preload images: %w", err)
 	}
 	if err := steps.Poll(ctx, 60*time.Second, "containerd in "+preload, func() error {
-		return shell.Docker("exec", preload, "ctr", "version").Run(ctx)
+		_, err := b.Docker.ExecOutput(ctx, preload, "ctr", "version")
+		return err
 	}); err != nil {
 		return err
 	}
 	oci := filepath.Join(b.dir("cluster-images"), "oci")
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(tarDir(pw, oci)) }()
-	if err := shell.Docker("exec", "-i", preload, "ctr", "-n", "k8s.io", "images", "import", "--local", "--discard-unpacked-layers", "-").WithStdin(pr).Run(ctx); err != nil {
-		pr.CloseWithError(err)
+	err = b.Docker.Exec(ctx, preload, []string{"ctr", "-n", "k8s.io", "images", "import", "--local", "--discard-unpacked-layers", "-"}, pr, nil)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
 		return fmt.Errorf("importing cluster images: %w", err)
 	}
-	listed, err := shell.Docker("exec", preload, "ctr", "-n", "k8s.io", "images", "list", "--quiet").Lines(ctx)
+	out, err := b.Docker.ExecOutput(ctx, preload, "ctr", "-n", "k8s.io", "images", "list", "--quiet")
 	if err != nil {
 		return err
 	}
+	listed := strings.Fields(out)
 	for _, want := range Images(b.Set).All() {
-		if !contains(listed, want) {
+		if !slices.Contains(listed, want) {
 			return fmt.Errorf("image %s is missing from the node's containerd after import (have %s)", want, strings.Join(listed, ", "))
 		}
 	}
-	if err := shell.Docker("stop", preload).Run(ctx); err != nil {
+	if err := b.Docker.Stop(ctx, preload, 10); err != nil {
 		return err
 	}
 	if err := b.moveLayers(ctx, preload, stageImage, layers); err != nil {
 		return fmt.Errorf("moving the image layers to volume %s: %w", layers, err)
 	}
-	if err := shell.Docker("create", "--name", final, label, stageImage).Run(ctx); err != nil {
+	if err := b.Docker.Create(ctx, docker.ContainerSpec{Name: final, Labels: label, Image: stageImage}); err != nil {
 		return err
 	}
-	if err := StreamInto(ctx, func(w io.Writer) error {
-		return shell.Docker("cp", "--archive", preload+":/var/lib/containerd", "-").WithStdout(w).Run(ctx)
+	if err := StreamInto(ctx, b.Docker, func(w io.Writer) error {
+		return b.Docker.CopyOut(ctx, preload, "/var/lib/containerd", w)
 	}, final, "/var/lib/"); err != nil {
 		return fmt.Errorf("copying the preloaded containerd state: %w", err)
 	}
-	if err := shell.Docker("commit",
-		"--change", `ENTRYPOINT ["/usr/local/bin/dind-entrypoint"]`,
-		"--change", `CMD ["/sbin/init"]`,
-		"--change", "ENV container=docker",
-		"--change", "LABEL "+ArtifactLabel+"=node",
-		"--change", "LABEL dind-cluster.kubernetes="+b.Set.Kubernetes,
-		final, b.NodeImage).Run(ctx); err != nil {
+	if err := b.Docker.Commit(ctx, final, b.NodeImage,
+		`ENTRYPOINT ["/usr/local/bin/dind-entrypoint"]`,
+		`CMD ["/sbin/init"]`,
+		"ENV container=docker",
+		"LABEL "+ArtifactLabel+"=node",
+		"LABEL dind-cluster.kubernetes="+b.Set.Kubernetes); err != nil {
 		return err
 	}
 	b.PruneNodeImages(ctx)
 	return nil
 }
 
+// NodeImageLabel is on every volume of a cluster that depends on a node
+// image: the image's name.
+const NodeImageLabel = "dind-cluster.node-image"
+
 // PruneNodeImages removes the node images of the same Kubernetes version
-// that this one replaces, with their layers volumes, unless a node still
-// uses them (the engine refuses then, and they stay).
+// that this one replaces, with their layers volumes, unless a cluster still
+// refers to them (a stopped one, or one a restore will make again) or a
+// container still uses them (the engine refuses then).
 func (b *Builder) PruneNodeImages(ctx context.Context) {
 	repo, _, _ := strings.Cut(b.NodeImage, ":")
-	tags, err := shell.Docker("images", "--filter", "label="+ArtifactLabel+"=node",
-		"--filter", "label=dind-cluster.kubernetes="+b.Set.Kubernetes, "--format", "{{.Repository}}:{{.Tag}}").Lines(ctx)
+	images, err := b.Docker.Images(ctx, docker.Labels{ArtifactLabel: "node", "dind-cluster.kubernetes": b.Set.Kubernetes})
 	if err != nil {
 		return
 	}
-	for _, tag := range tags {
-		if tag == b.NodeImage || !strings.HasPrefix(tag, repo+":") {
+	volumes, err := b.Docker.Volumes(ctx, docker.Labels{NodeImageLabel: ""})
+	if err != nil {
+		return
+	}
+	referenced := map[string]bool{}
+	for _, v := range volumes {
+		referenced[v.Labels[NodeImageLabel]] = true
+	}
+	for _, image := range images {
+		tag := image.Ref
+		if tag == b.NodeImage || !strings.HasPrefix(tag, repo+":") || referenced[tag] {
 			continue
 		}
-		if shell.Docker("rmi", tag).Run(ctx) == nil {
-			shell.Docker("volume", "rm", LayersVolume(tag)).Run(ctx)
+		if b.Docker.RemoveImages(ctx, false, tag) == nil {
+			b.Docker.RemoveVolumes(ctx, LayersVolume(tag))
 			if b.Log != nil {
 				fmt.Fprintf(b.Log, "removed %s, which %s replaces\n", tag, b.NodeImage)
 			}
@@ -253,8 +276,8 @@ func (b *Builder) PruneNodeImages(ctx context.Context) {
 // container's containerd into the volume layers, and leaves a symbolic link
 // to each in its place.
 func (b *Builder) moveLayers(ctx context.Context, preload, image, layers string) error {
-	shell.Docker("volume", "rm", "--force", layers).Run(ctx) // a half-filled one from a failed build
-	if err := shell.Docker("volume", "create", "--label", ArtifactLabel+"=layers", layers).Run(ctx); err != nil {
+	b.Docker.RemoveVolumes(ctx, layers) // a half-filled one from a failed build
+	if err := b.Docker.CreateVolume(ctx, layers, docker.Labels{ArtifactLabel: "layers"}); err != nil {
 		return err
 	}
 	script := `set -o errexit -o nounset
@@ -263,30 +286,21 @@ for id in *; do
   mv "$id/fs" "` + LayersDir + `/$id"
   ln -s "` + LayersDir + `/$id" "$id/fs"
 done`
-	err := shell.Docker("run", "--rm", "--volumes-from", preload, "--volume", layers+":"+LayersDir,
-		"--entrypoint", "bash", image, "-c", script).Run(ctx)
+	err := b.Docker.Run(ctx, docker.ContainerSpec{Remove: true, VolumesFrom: []string{preload},
+		Volumes: []string{layers + ":" + LayersDir}, Entrypoint: "bash", Image: image, Cmd: []string{"-c", script}}, false)
 	if err != nil {
-		shell.Docker("volume", "rm", "--force", layers).Run(context.WithoutCancel(ctx))
+		b.Docker.RemoveVolumes(context.WithoutCancel(ctx), layers)
 	}
 	return err
 }
 
-// StreamInto copies the tar that write produces into container:dir with
-// `docker cp`, which works against a remote engine too, and on a container
-// that is created and not yet started.
-func StreamInto(ctx context.Context, write func(io.Writer) error, container, dir string) error {
+// StreamInto copies the tar that write produces into container:dir, which
+// works against a remote engine too, and on a container that is created and
+// not yet started.
+func StreamInto(ctx context.Context, d docker.Provider, write func(io.Writer) error, container, dir string) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(write(pw)) }()
-	err := shell.Docker("cp", "--archive", "-", container+":"+dir).WithStdin(pr).Run(ctx)
+	err := d.CopyIn(ctx, container, dir, pr)
 	pr.CloseWithError(io.ErrClosedPipe)
 	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }

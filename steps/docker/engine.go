@@ -1,13 +1,9 @@
-// Package engine describes the Docker engine nodes run on: what it is, and
-// how a node container must be started on it.
-package engine
+package docker
 
 import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
 // Engine is what dind-cluster needs to know of a Docker engine.
@@ -21,10 +17,10 @@ type Engine struct {
 	Privileged bool
 }
 
-// Probe asks the engine (local or DOCKER_HOST) what it is.
-func Probe(ctx context.Context) (Engine, error) {
-	out, err := shell.Docker("info", "--format",
-		"{{.ID}}|{{.Architecture}}|{{.CgroupVersion}}|{{.Driver}}").Output(ctx)
+// Info asks the engine (local or DOCKER_HOST) what it is.
+func (d CLI) Info(ctx context.Context) (Engine, error) {
+	out, err := d.output(ctx, "asking the Docker engine what it is", "info", "--format",
+		"{{.ID}}|{{.Architecture}}|{{.CgroupVersion}}|{{.Driver}}")
 	if err != nil {
 		return Engine{}, fmt.Errorf("cannot reach a Docker engine: start dockerd, or point DOCKER_HOST at one (%w)", err)
 	}
@@ -49,11 +45,10 @@ func goArch(machine string) (string, error) {
 	return "", fmt.Errorf("the Docker engine runs on %s; dind-cluster builds nodes for x86_64 and aarch64 only", machine)
 }
 
-// ProbePrivileged finds out whether the engine can run a privileged
-// container of image, and records it in e.
-func (e *Engine) ProbePrivileged(ctx context.Context, image string) {
-	err := shell.Docker("run", "--rm", "--privileged", "--entrypoint", "/bin/true", image).Run(ctx)
-	e.Privileged = err == nil
+// CanRunPrivileged tells whether the engine runs a privileged container of
+// image.
+func (d CLI) CanRunPrivileged(ctx context.Context, image string) bool {
+	return d.Run(ctx, ContainerSpec{Image: image, Privileged: true, Entrypoint: "/bin/true", Remove: true}, false) == nil
 }
 
 // NodeVolumes are the folders of a node that live on Docker volumes: the
@@ -61,32 +56,35 @@ func (e *Engine) ProbePrivileged(ctx context.Context, image string) {
 // overlay or FUSE root file system.
 var NodeVolumes = map[string]string{"containerd": "/var/lib/containerd", "kubelet": "/var/lib/kubelet-root"}
 
-// NodeFlags are the `docker run` flags that let systemd, containerd and
-// kubelet run inside a container on this engine. With volumePrefix set the
-// node's volumes are the named volumes volumePrefix-containerd and
-// volumePrefix-kubelet, which outlive the container; otherwise they are
-// anonymous.
-func (e Engine) NodeFlags(volumePrefix string) []string {
-	flags := []string{
-		"--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-		"--cgroupns=private", "--tmpfs", "/run", "--tmpfs", "/tmp", "--device", "/dev/kmsg",
-		"--env", "container=docker",
-		// systemd shuts down in order on this signal; `docker commit` of
-		// older engines cannot set it in the image.
-		"--stop-signal", "SIGRTMIN+3",
-	}
+// AsNode adds to s what lets systemd, containerd and kubelet run inside a
+// container on this engine. With volumePrefix set the node's volumes are
+// the named volumes volumePrefix-containerd and volumePrefix-kubelet, which
+// outlive the container; otherwise they are anonymous.
+func (e Engine) AsNode(s ContainerSpec, volumePrefix string) ContainerSpec {
+	s.SecurityOpt = append(s.SecurityOpt, "seccomp=unconfined", "apparmor=unconfined")
+	s.PrivateCgroupNS = true
+	s.Tmpfs = append(s.Tmpfs, "/run", "/tmp")
+	s.Devices = append(s.Devices, "/dev/kmsg")
+	s.Env = append(s.Env, "container=docker")
+	// systemd shuts down in order on this signal; `docker commit` of older
+	// engines cannot set it in the image.
+	s.StopSignal = "SIGRTMIN+3"
 	for _, name := range []string{"containerd", "kubelet"} {
 		v := NodeVolumes[name]
 		if volumePrefix != "" {
 			v = volumePrefix + "-" + name + ":" + v
 		}
-		flags = append(flags, "--volume", v)
+		s.Volumes = append(s.Volumes, v)
 	}
 	if e.Privileged {
-		return append([]string{"--privileged"}, flags...)
+		s.Privileged = true
+		return s
 	}
 	// The daemon lacks CAP_SYS_RESOURCE: take every other capability, and
 	// open what --privileged would have opened.
-	return append([]string{"--cap-add=ALL", "--cap-drop=SYS_RESOURCE",
-		"--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm"}, flags...)
+	s.CapAdd = append(s.CapAdd, "ALL")
+	s.CapDrop = append(s.CapDrop, "SYS_RESOURCE")
+	s.SecurityOpt = append(s.SecurityOpt, "systempaths=unconfined")
+	s.DeviceCgroupRules = append(s.DeviceCgroupRules, "a *:* rwm")
+	return s
 }
