@@ -64,6 +64,7 @@ func (c Cache) Fill(ctx context.Context, kind, name string, fill func(dir string
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}
+	c.sweep(kind, name)
 	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+name+".tmp-")
 	if err != nil {
 		return "", fmt.Errorf("cache %s: %w", c.Dir, err)
@@ -79,11 +80,63 @@ func (c Cache) Fill(ctx context.Context, kind, name string, fill func(dir string
 	return final, nil
 }
 
+// sweep removes what fills of kind that were killed half-way left: the
+// temporary folders of entry filling, whose lock the caller holds, and of
+// every entry nobody is filling, as its lock tells.
+func (c Cache) sweep(kind, filling string) {
+	entries, _ := os.ReadDir(filepath.Join(c.Dir, kind))
+	for _, e := range entries {
+		name, _, isTemp := strings.Cut(strings.TrimPrefix(e.Name(), "."), ".tmp-")
+		if !isTemp || !strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if name == filling {
+			os.RemoveAll(filepath.Join(c.Dir, kind, e.Name()))
+			continue
+		}
+		unlock, err := c.tryLock(filepath.Join(kind, name))
+		if err != nil || unlock == nil {
+			continue // being filled, by this process or another
+		}
+		os.RemoveAll(filepath.Join(c.Dir, kind, e.Name()))
+		unlock()
+	}
+}
+
 // Lock takes an exclusive lock named name (a path relative to the cache
 // directory) and returns the function that releases it. It waits, as long as
 // ctx allows, for another process holding the same lock.
 func (c Cache) Lock(ctx context.Context, name string) (func(), error) {
-	path := filepath.Join(c.Dir, "locks", strings.ReplaceAll(name, string(filepath.Separator), "_")+".lock")
+	told := false
+	for {
+		unlock, err := c.tryLock(name)
+		if err != nil || unlock != nil {
+			return unlock, err
+		}
+		if !told && c.Waiting != nil {
+			who, _ := os.ReadFile(c.lockPath(name))
+			if len(who) > 0 {
+				who = append([]byte(" ("), append(who, ')')...)
+			}
+			fmt.Fprintf(c.Waiting, "waiting for another dind-cluster run%s to finish with %s\n", who, name)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c Cache) lockPath(name string) string {
+	return filepath.Join(c.Dir, "locks", strings.ReplaceAll(name, string(filepath.Separator), "_")+".lock")
+}
+
+// tryLock takes the lock name if it is free; a nil function when it is not.
+// The kernel releases it when its holder dies, however it dies.
+func (c Cache) tryLock(name string) (func(), error) {
+	path := c.lockPath(name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.Dir, err)
 	}
@@ -91,28 +144,30 @@ func (c Cache) Lock(ctx context.Context, name string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.Dir, err)
 	}
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		if !told && c.Waiting != nil {
-			fmt.Fprintf(c.Waiting, "waiting for another dind-cluster run to finish with %s\n", name)
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close()
+		return nil, nil
 	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	// Who holds it, for whoever waits: the lock file is never removed (that
+	// would race), only rewritten by its holder.
+	f.Truncate(0)
+	f.WriteAt([]byte(holder()), 0)
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// holder describes this process for a lock file: its PID and command line.
+func holder() string {
+	args := os.Args
+	if len(args) > 0 {
+		args = append([]string{filepath.Base(args[0])}, args[1:]...)
+	}
+	return fmt.Sprintf("pid %d: %s", os.Getpid(), strings.Join(args, " "))
 }

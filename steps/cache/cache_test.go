@@ -107,3 +107,28 @@ func TestLockWaitHonoursCancellation(t *testing.T) {
 		t.Errorf("waiting on a held lock gave %v, want the context's deadline", err)
 	}
 }
+
+// A fill killed half-way leaves its temporary folder: the next fill of the
+// same kind removes it, unless another run is filling that entry.
+func TestKilledFillsAreSweptAway(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	kind := filepath.Join(c.Dir, "kubernetes")
+	for _, dir := range []string{".old.tmp-1", ".same.tmp-2", ".busy.tmp-3"} {
+		if err := os.MkdirAll(filepath.Join(kind, dir, "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unlock, err := c.tryLock(filepath.Join("kubernetes", "busy"))
+	if err != nil || unlock == nil {
+		t.Fatalf("locking busy: %v", err)
+	}
+	defer unlock()
+	if _, err := c.Fill(context.Background(), "kubernetes", "same", func(string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]bool{".old.tmp-1": false, ".same.tmp-2": false, ".busy.tmp-3": true} {
+		if _, err := os.Stat(filepath.Join(kind, dir)); (err == nil) != want {
+			t.Errorf("%s exists=%v after a fill, want %v", dir, err == nil, want)
+		}
+	}
+}

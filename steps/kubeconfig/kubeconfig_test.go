@@ -574,6 +574,31 @@ func TestStaleLockFails(t *testing.T) {
 	}
 }
 
+// A lock a killed dind-cluster left is taken over at once; the lock of one
+// that runs is waited for, as a kubectl's.
+func TestLockOfAKilledDindClusterIsTakenOver(t *testing.T) {
+	defer setLockWait(300 * time.Millisecond)()
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, foreign, 0o600)
+	writeFile(t, path+".lock", "dind-cluster pid 999999999 started 12345\n", 0o600)
+	start := time.Now()
+	e := testEntry("dind", 32768)
+	if err := Merge([]string{path}, e, true); err != nil {
+		t.Fatalf("Merge behind the lock of a process that is gone: %v", err)
+	}
+	if waited := time.Since(start); waited > 200*time.Millisecond {
+		t.Errorf("waited %s for a lock whose holder is gone", waited)
+	}
+	assertEntry(t, path, e)
+	if _, err := os.Stat(path + ".lock"); err == nil {
+		t.Error("the lock is still there")
+	}
+	writeFile(t, path+".lock", lockHolder(os.Getppid()), 0o600)
+	if err := Merge([]string{path}, testEntry("dind-other", 32769), true); err == nil {
+		t.Error("Merge went past the lock of a process that runs")
+	}
+}
+
 func setLockWait(d time.Duration) (restore func()) {
 	old := lockWait
 	lockWait = d

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
 // lockWait is how long to wait for another kubectl's lock before failing.
@@ -28,11 +30,26 @@ func lock(path string) (unlock func(), err error) {
 	for {
 		f, err := os.OpenFile(lockName(path), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err == nil {
-			f.Close()
+			_, werr := f.WriteString(lockHolder(os.Getpid()))
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				os.Remove(lockName(path))
+				return nil, fmt.Errorf("locking kubeconfig %s: %w", path, werr)
+			}
+			// Under the lock, a temporary file is what a writer killed
+			// half-way left, with a key in it.
+			if target, err := followLinks(path); err == nil {
+				os.Remove(tempName(target))
+			}
 			return func() { os.Remove(lockName(path)) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("locking kubeconfig %s: %w", path, err)
+		}
+		if removeStaleLock(lockName(path)) {
+			continue
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("kubeconfig %s is locked by %s, still there after %s: "+
@@ -41,6 +58,31 @@ func lock(path string) (unlock func(), err error) {
 		}
 		time.Sleep(lockPoll)
 	}
+}
+
+// lockHolder is what a lock file of ours says: kubectl leaves its own
+// empty, so that only a lock of a dind-cluster process can be known stale.
+func lockHolder(pid int) string {
+	return fmt.Sprintf("dind-cluster pid %d started %s\n", pid, shell.ProcessStart(pid))
+}
+
+// removeStaleLock removes the lock file of a dind-cluster process that was
+// killed while it held it (SIGKILL gives it no chance to), and tells
+// whether it did.
+func removeStaleLock(name string) bool {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return false
+	}
+	var pid int
+	var started string
+	if n, _ := fmt.Sscanf(string(data), "dind-cluster pid %d started %s", &pid, &started); n != 2 {
+		return false
+	}
+	if pid == os.Getpid() || shell.ProcessStart(pid) == started {
+		return false // its holder runs
+	}
+	return os.Remove(name) == nil
 }
 
 // lockAll locks every file of paths in sorted order, as kubectl does, so

@@ -15,7 +15,7 @@ import (
 
 // script is a sh -c command whose script gets a file of the test's temporary
 // folder per name in files, as $1, $2...
-func script(t *testing.T, code string, files ...string) (*Cmd, []string) {
+func shellScript(t *testing.T, code string, files ...string) (*Cmd, []string) {
 	dir := t.TempDir()
 	args := []string{"-c", code, "sh"}
 	var paths []string
@@ -69,7 +69,7 @@ func killGroup(t *testing.T, file string) {
 
 func TestCancelSendsTermToTheChild(t *testing.T) {
 	t.Parallel()
-	cmd, files := script(t, `trap 'echo got TERM > "$1"; exit 0' TERM; sleep 30 & echo ready > "$2"; wait`, "trapped", "ready")
+	cmd, files := shellScript(t, `trap 'echo got TERM > "$1"; exit 0' TERM; sleep 30 & echo ready > "$2"; wait`, "trapped", "ready")
 	err, took := runAndCancel(t, cmd.Run, files[1])
 	if !errors.Is(err, context.Canceled) || took > time.Second {
 		t.Errorf("Run returned %v %s after the cancel, want context.Canceled within 1s", err, took)
@@ -81,7 +81,7 @@ func TestCancelSendsTermToTheChild(t *testing.T) {
 
 func TestCancelKillsAChildIgnoringTermAfterTheGrace(t *testing.T) {
 	t.Parallel()
-	cmd, files := script(t, `trap '' TERM; echo ready > "$1"; sleep 30`, "ready")
+	cmd, files := shellScript(t, `trap '' TERM; echo ready > "$1"; sleep 30`, "ready")
 	err, took := runAndCancel(t, cmd.Run, files[0])
 	if !errors.Is(err, context.Canceled) || took < GracePeriod-100*time.Millisecond || took > GracePeriod+time.Second {
 		t.Errorf("Run returned %v %s after the cancel, want context.Canceled after the %s grace", err, took, GracePeriod)
@@ -96,7 +96,7 @@ func TestCancelLeavesNoProcessOfTheGroup(t *testing.T) {
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
 		t.Skipf("cannot become a subreaper: %v", errno)
 	}
-	cmd, files := script(t, `(trap '' TERM; exec sleep 60) & echo $! > "$1"; echo $$ > "$2"; wait`, "grandchild", "group")
+	cmd, files := shellScript(t, `(trap '' TERM; exec sleep 60) & echo $! > "$1"; echo $$ > "$2"; wait`, "grandchild", "group")
 	killGroup(t, files[1])
 	output := func(ctx context.Context) error { _, err := cmd.Output(ctx); return err }
 	err, took := runAndCancel(t, output, files[1])
@@ -124,7 +124,7 @@ func reap(t *testing.T, pid int) {
 
 func TestALeftoverHoldingTheOutputDoesNotHangRun(t *testing.T) {
 	t.Parallel()
-	cmd, files := script(t, `sleep 60 & echo $$ > "$1"; echo out`, "group")
+	cmd, files := shellScript(t, `sleep 60 & echo $$ > "$1"; echo out`, "group")
 	killGroup(t, files[0])
 	start := time.Now()
 	out, err := cmd.Output(context.Background())
@@ -159,7 +159,7 @@ func TestASlowReaderGetsAllTheOutput(t *testing.T) {
 
 func TestUninterruptibleRunsToItsEnd(t *testing.T) {
 	t.Parallel()
-	cmd, files := script(t, `echo ready > "$2"; sleep 1; echo done > "$1"`, "done", "ready")
+	cmd, files := shellScript(t, `echo ready > "$2"; sleep 1; echo done > "$1"`, "done", "ready")
 	err, _ := runAndCancel(t, cmd.Uninterruptible().Run, files[1])
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
@@ -171,7 +171,7 @@ func TestUninterruptibleRunsToItsEnd(t *testing.T) {
 
 func TestWithTerminalReturnsWhenTheChildExits(t *testing.T) {
 	t.Parallel()
-	cmd, files := script(t, `sleep 30 & echo $$ > "$1"`, "group")
+	cmd, files := shellScript(t, `sleep 30 & echo $$ > "$1"`, "group")
 	killGroup(t, files[0])
 	start := time.Now()
 	if err := cmd.WithTerminal().Run(context.Background()); err != nil || time.Since(start) > time.Second {

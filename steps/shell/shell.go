@@ -5,10 +5,10 @@
 //
 // Each command runs in a process group of its own, which a cancelled context
 // stops as a whole: SIGTERM, then SIGKILL after GracePeriod. The package uses
-// os/exec directly for that: github.com/bitfield/script, which it used
-// before, builds its exec.Cmd itself, so it can set no process group, kills
-// only the direct child, at once, and waits forever for a process the child
-// left holding its output.
+// os/exec directly for that: github.com/bitfield/script builds its exec.Cmd
+// itself, so it can set no process group, kills only the direct child, at
+// once, and waits forever for a process the child left holding its output.
+// script filters what commands print.
 package shell
 
 import (
@@ -17,7 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
+
+	"github.com/bitfield/script"
 )
 
 // Debug logs every command line to stderr, secrets redacted, with the
@@ -100,20 +103,18 @@ func (c *Cmd) Output(ctx context.Context) (string, error) {
 	return strings.TrimRight(out.String(), "\n"), err
 }
 
-// Lines runs the command and returns the non-empty lines of its output.
+// Lines runs the command and returns the non-empty lines of its output,
+// trimmed: the output goes through a bitfield/script pipeline, as it would
+// through `| sed | grep` in a shell.
 func (c *Cmd) Lines(ctx context.Context) ([]string, error) {
 	out, err := c.Output(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return lines, nil
+	return script.Echo(out).FilterLine(strings.TrimSpace).RejectRegexp(blankLine).Slice()
 }
+
+var blankLine = regexp.MustCompile(`^$`)
 
 // run runs the command with its stdout going to stdout, nil for none.
 func (c *Cmd) run(ctx context.Context, stdout io.Writer) error {
