@@ -17,6 +17,8 @@ const dumpDir = "cluster-dump"
 
 // Dump prints the state of the nodes and the cluster as text with @@@ filename @@@ markers.
 func Dump(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -28,6 +30,8 @@ func Dump(ctx context.Context) error {
 
 // Dump64 prints the dump xz-compressed and base64-encoded between %%% start-base64 %%% and %%% end-base64 %%% lines.
 func Dump64(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err

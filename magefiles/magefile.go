@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"syscall"
 
 	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/steps/bench"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cluster"
+	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
 // Aliases keep the seed's spellings of commands working.
@@ -26,6 +29,8 @@ var Aliases = map[string]interface{}{
 
 // Load copies an image from the Docker engine into every node, for pods to use without a registry.
 func Load(ctx context.Context, image string) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -35,6 +40,8 @@ func Load(ctx context.Context, image string) error {
 
 // Build builds every binary and image of the Kubernetes version set, offline, and prints the timeline.
 func Build(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
@@ -51,30 +58,41 @@ func Build(ctx context.Context) error {
 
 // Up creates the cluster, or restarts a running one from its fresh snapshot, or resumes one stopped by down.
 func Up(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
 	}
-	return up(ctx, c)
+	return up(ctx, c, cluster.RequestOf(c.Cfg))
 }
 
 // up runs c's up and tells how it went.
-func up(ctx context.Context, c *cluster.Cluster) error {
-	mode, timeline, err := c.Up(ctx)
-	fmt.Println()
-	timeline.Print(os.Stdout)
-	if err != nil {
-		return fmt.Errorf("%w\n\nup did not finish: `go run mage.go dump` shows the nodes' state, `go run mage.go clean` removes what it left", err)
+func up(ctx context.Context, c *cluster.Cluster, req cluster.Request) error {
+	result, timeline, err := c.Up(ctx, req)
+	if len(timeline) > 0 {
+		fmt.Println()
+		timeline.Print(os.Stdout)
 	}
+	switch {
+	case err != nil && len(timeline) == 0: // refused before anything was done
+		return err
+	case err != nil && result.Action == cluster.Create:
+		return fmt.Errorf("%w\n\nup did not finish: `go run mage.go dump` shows the nodes' state, `go run mage.go clean` removes what it left", err)
+	case err != nil:
+		return fmt.Errorf("%w\n\nup did not finish: `go run mage.go dump` shows the nodes' state; up again tries again", err)
+	}
+	done := map[cluster.Action]string{cluster.Create: "created", cluster.Resume: "resumed", cluster.Restore: "restored"}[result.Action]
 	fmt.Printf("\ncluster %s %s in %.1fs: API server https://127.0.0.1:%d, kubectl context %s\n",
-		c.Cfg.ClusterName(), map[string]string{cluster.Create: "created", cluster.Resume: "resumed", cluster.Restore: "restored"}[mode],
-		timeline.Total().Seconds(), c.Port, c.Cfg.ContextName())
-	fmt.Printf("  export PATH=\"%s:$PATH\"\n  kubectl --context %s get nodes\n", c.Cfg.CacheDir, c.Cfg.ContextName())
+		c.Cfg.ClusterName(), done, timeline.Total().Seconds(), result.Port, result.Context)
+	fmt.Printf("  export PATH=\"%s:$PATH\"\n  kubectl --context %s get nodes\n", c.Cfg.CacheDir, result.Context)
 	return nil
 }
 
 // Down stops the cluster and keeps its state; up resumes it.
 func Down(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -84,6 +102,8 @@ func Down(ctx context.Context) error {
 
 // Clean removes the cluster's containers, volumes, network, snapshots and kubectl context.
 func Clean(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -93,6 +113,8 @@ func Clean(ctx context.Context) error {
 
 // Status prints what runs: nodes, addresses, API endpoint, Kubernetes version.
 func Status(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -104,42 +126,57 @@ func Status(ctx context.Context) error {
 
 // Init creates the master alone, passing $DIND_KUBEADM_ARGS to kubeadm init; join adds nodes to it.
 func Init(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
 	}
 	timeline, err := c.Init(ctx, c.Cfg.KubeadmArgs)
-	fmt.Println()
-	timeline.Print(os.Stdout)
+	if len(timeline) > 0 {
+		fmt.Println()
+		timeline.Print(os.Stdout)
+	}
 	return err
 }
 
 // Join adds one more node to the running cluster, passing $DIND_KUBEADM_ARGS to kubeadm join.
 func Join(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
 	}
-	n, err := c.Join(ctx, c.Cfg.KubeadmArgs)
+	n, timeline, err := c.Join(ctx, c.Cfg.KubeadmArgs)
+	if len(timeline) > 0 {
+		fmt.Println()
+		timeline.Print(os.Stdout)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s joined the cluster at %s\n", n.Name, n.IP)
+	fmt.Printf("\n%s joined the cluster at %s\n", n.Name, n.IP)
 	return nil
 }
 
 // Restore brings the cluster back to its snapshot: as fresh as after its first up.
 func Restore(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
 	}
-	c.ForceRestore = true
-	return up(ctx, c)
+	req := cluster.RequestOf(c.Cfg)
+	req.ForceRestore = true
+	return up(ctx, c, req)
 }
 
 // Snapshot makes the cluster's present state the one up and restore go back to.
 func Snapshot(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -149,6 +186,8 @@ func Snapshot(ctx context.Context) error {
 
 // Pause freezes every node of the cluster.
 func Pause(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -158,6 +197,8 @@ func Pause(ctx context.Context) error {
 
 // Unpause thaws the nodes pause froze.
 func Unpause(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -167,6 +208,8 @@ func Unpause(ctx context.Context) error {
 
 // ApiserverPort prints the port the API server is published on, on the Docker host's 127.0.0.1.
 func ApiserverPort(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	c, err := newCluster()
 	if err != nil {
 		return err
@@ -188,6 +231,7 @@ func loadConfig() (*config.Config, error) {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
+	shell.Debug = cfg.Debug
 	return cfg, nil
 }
 
@@ -199,8 +243,16 @@ func newCluster() (*cluster.Cluster, error) {
 	return cluster.New(cfg, os.Stdout), nil
 }
 
+// withSignals makes SIGTERM (a cancelled CI job, kill) stop a command as
+// Ctrl-C does: the context is cancelled, and the command cleans up.
+func withSignals(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, syscall.SIGTERM)
+}
+
 // Test runs every test: unit tests, and integration tests that build the default version and bring real clusters up (CLUSTER_ID=9).
 func Test(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=85m", "-v", "./...")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
@@ -208,6 +260,8 @@ func Test(ctx context.Context) error {
 
 // Bench measures build (warm), up, restore, down, resume, clean and idle memory of the configured cluster, records and prints them.
 func Bench(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
 	cfg, err := loadConfig()
 	if err != nil {
 		return err

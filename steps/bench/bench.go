@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
 	"github.com/dind-cluster/dind-cluster/steps/cluster"
-	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
 // How many creations and restores a bench times: on 2 cores they vary by
@@ -77,7 +75,7 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 			return figures, err
 		}
 		start := time.Now()
-		_, timeline, err := c.Up(ctx)
+		_, timeline, err := c.Up(ctx, cluster.RequestOf(cfg))
 		if err != nil {
 			return figures, fmt.Errorf("up (create): %w", err)
 		}
@@ -120,7 +118,7 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 	var restores []time.Duration
 	for range restoreRuns {
 		start := time.Now()
-		if _, _, err := c.Up(ctx); err != nil {
+		if _, _, err := c.Up(ctx, cluster.RequestOf(cfg)); err != nil {
 			return figures, fmt.Errorf("up (restore): %w", err)
 		}
 		restores = append(restores, time.Since(start))
@@ -133,7 +131,7 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 		run        func() error
 	}{
 		{"down", "<= 5s", func() error { return c.Down(ctx) }},
-		{"up (resume after down)", "", func() error { _, _, err := c.Up(ctx); return err }},
+		{"up (resume after down)", "", func() error { _, _, err := c.Up(ctx, cluster.RequestOf(cfg)); return err }},
 	}
 	for _, s := range steps {
 		if err := timed(s.name, s.goal, s.run); err != nil {
@@ -146,40 +144,25 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 	return figures, nil
 }
 
-// memory sums what `docker stats` reports for the cluster's containers, in GiB.
+// memory sums what `docker stats` reports for the cluster's running nodes, in GiB.
 func memory(ctx context.Context, c *cluster.Cluster) (float64, error) {
-	lines, err := shell.Docker(append([]string{"stats", "--no-stream", "--format", "{{.MemUsage}}"}, c.Cfg.NodeNames()...)...).Lines(ctx)
+	s, err := c.Observe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var names []string
+	for _, ct := range s.Nodes {
+		names = append(names, ct.Name)
+	}
+	usage, err := c.Docker.MemoryUsage(ctx, names...)
 	if err != nil {
 		return 0, err
 	}
 	var total float64
-	for _, l := range lines {
-		used, _, _ := strings.Cut(l, "/")
-		b, err := parseSize(strings.TrimSpace(used))
-		if err != nil {
-			return 0, err
-		}
+	for _, b := range usage {
 		total += b
 	}
 	return total / (1 << 30), nil
-}
-
-// parseSize reads docker's human sizes: 512KiB, 1.5GiB, 200MB.
-func parseSize(s string) (float64, error) {
-	units := []struct {
-		suffix string
-		factor float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"kB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	for _, u := range units {
-		if n, ok := strings.CutSuffix(s, u.suffix); ok {
-			v, err := strconv.ParseFloat(n, 64)
-			if err != nil {
-				return 0, fmt.Errorf("docker stats size %q: %w", s, err)
-			}
-			return v * u.factor, nil
-		}
-	}
-	return 0, fmt.Errorf("docker stats size %q has no unit", s)
 }
 
 // Record writes the figures as a table to w and to a dated file under the

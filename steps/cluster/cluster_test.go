@@ -10,46 +10,37 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dind-cluster/dind-cluster/config"
-	"github.com/dind-cluster/dind-cluster/steps/engine"
+	"github.com/dind-cluster/dind-cluster/steps/docker"
 )
 
-func testConfig(t *testing.T, env map[string]string) *config.Config {
-	t.Helper()
-	env["HOME"] = t.TempDir()
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 func TestBtrfsIsRefusedUnlessAskedFor(t *testing.T) {
-	c := New(testConfig(t, map[string]string{}), nil)
-	c.Engine = engine.Engine{StorageDriver: "btrfs"}
-	err := c.guardBtrfs()
+	err := guardBtrfs(docker.Engine{StorageDriver: "btrfs"}, false)
 	if err == nil || !strings.Contains(err.Error(), "RUN_ON_BTRFS_ANYWAY") || !strings.Contains(err.Error(), "38337") {
 		t.Errorf("btrfs engine: %v; want a refusal naming RUN_ON_BTRFS_ANYWAY and the seed's reasons", err)
 	}
-	c = New(testConfig(t, map[string]string{"RUN_ON_BTRFS_ANYWAY": "y"}), nil)
-	c.Engine = engine.Engine{StorageDriver: "btrfs"}
-	if err := c.guardBtrfs(); err != nil {
+	if err := guardBtrfs(docker.Engine{StorageDriver: "btrfs"}, true); err != nil {
 		t.Errorf("RUN_ON_BTRFS_ANYWAY=y: %v", err)
 	}
-	c.Engine.StorageDriver = "overlay2"
-	if err := c.guardBtrfs(); err != nil {
+	if err := guardBtrfs(docker.Engine{StorageDriver: "overlay2"}, false); err != nil {
 		t.Errorf("overlay2: %v", err)
 	}
 }
 
-func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
-	c := New(testConfig(t, map[string]string{"CLUSTER_ID": "5"}), nil)
-	c.token = "abcdef.0123456789abcdef"
+// testRun is a run of a create of the cluster of env.
+func testRun(t *testing.T, env map[string]string) *run {
+	cfg := testConfig(t, env)
+	r := &run{Cluster: New(cfg, nil), decision: Decision{Action: Create, Nodes: nodesUpTo(cfg, cfg.NumNodes)}}
+	r.token = "abcdef.0123456789abcdef"
 	var err error
-	if c.ca, err = newClusterCA(time.Now()); err != nil {
+	if r.ca, err = newClusterCA(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	nodes := c.Nodes()
+	return r
+}
+
+func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
+	c := testRun(t, map[string]string{"CLUSTER_ID": "5"})
+	nodes := c.decision.Nodes
 	if len(nodes) != 3 || nodes[0].Name != "kube-master-cluster-5" || nodes[2].IP != "10.192.5.4" {
 		t.Fatalf("nodes %+v", nodes)
 	}
@@ -106,12 +97,8 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 // A worker's kubelet must find valid credentials, or it bootstraps, which
 // waits for the controller-manager.
 func TestWorkersComeWithKubeletCredentials(t *testing.T) {
-	c := New(testConfig(t, map[string]string{}), nil)
-	var err error
-	if c.ca, err = newClusterCA(time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	nodes := c.Nodes()
+	c := testRun(t, map[string]string{})
+	nodes := c.decision.Nodes
 	paths, links := map[string]string{}, map[string]string{}
 	files, err := c.nodeFiles(nodes[1], nodes)
 	if err != nil {
@@ -159,9 +146,9 @@ func TestWorkersComeWithKubeletCredentials(t *testing.T) {
 	}
 }
 
-func joinConfig(t *testing.T, c *Cluster, n Node) []byte {
+func joinConfig(t *testing.T, c *run, n Node) []byte {
 	t.Helper()
-	files, err := c.nodeFiles(n, c.Nodes())
+	files, err := c.nodeFiles(n, c.decision.Nodes)
 	if err != nil {
 		t.Fatal(err)
 	}

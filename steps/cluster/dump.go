@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/dind-cluster/dind-cluster/dump"
-	"github.com/dind-cluster/dind-cluster/steps/shell"
+	"github.com/dind-cluster/dind-cluster/steps/docker"
 )
 
 // DumpSummary tells what a dump held and what it could not collect.
@@ -32,15 +32,21 @@ type gathered struct {
 // server that does not answer, is recorded in the dump and in the summary;
 // only an unreachable Docker engine is an error.
 func (c *Cluster) Dump(ctx context.Context, w io.Writer) (DumpSummary, error) {
-	containers, err := c.Containers(ctx)
+	s, err := c.Observe(ctx)
 	if err != nil {
 		return DumpSummary{}, fmt.Errorf("cannot reach a Docker engine: %w", err)
 	}
 	var jobs []gathered
-	for _, ct := range containers {
-		jobs = append(jobs, nodeSections(ct)...)
+	for _, ct := range s.Containers() {
+		jobs = append(jobs, c.nodeSections(ct)...)
 	}
-	jobs = append(jobs, c.clusterSections(ctx)...)
+	version := ""
+	if s.Record != nil {
+		version = s.Record.Kubernetes
+	}
+	cluster, cleanup := c.clusterSections(ctx, version)
+	defer cleanup()
+	jobs = append(jobs, cluster...)
 
 	out := dump.NewWriter(w)
 	var (
@@ -73,13 +79,13 @@ func (c *Cluster) Dump(ctx context.Context, w io.Writer) (DumpSummary, error) {
 }
 
 // inNode runs a shell command line in a node, its stderr folded into the output.
-func inNode(node, script string) func(ctx context.Context) (string, error) {
+func (c *Cluster) inNode(node, script string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		return shell.Docker("exec", node, "sh", "-c", script+" 2>&1").Output(ctx)
+		return c.Docker.ExecOutput(ctx, node, "sh", "-c", script+" 2>&1")
 	}
 }
 
-func nodeSections(ct Container) []gathered {
+func (c *Cluster) nodeSections(ct docker.Container) []gathered {
 	n := ct.Name
 	if ct.State != "running" {
 		return []gathered{
@@ -87,41 +93,53 @@ func nodeSections(ct Container) []gathered {
 				return fmt.Sprintf("node %s is %s: nothing could be collected inside it\n", n, ct.State), nil
 			}},
 			{n + "/docker-logs.txt", func(ctx context.Context) (string, error) {
-				return shell.Docker("logs", "--tail", "200", n).Output(ctx)
+				return c.Docker.Logs(ctx, n, 200)
 			}},
 		}
 	}
 	out := []gathered{
-		{n + "/units.txt", inNode(n, "systemctl list-units --all --no-pager")},
-		{n + "/ps.txt", inNode(n, "ps auxww")},
-		{n + "/containers.txt", inNode(n, "ctr --namespace k8s.io containers list && echo && ctr --namespace k8s.io tasks list")},
-		{n + "/ip-a.txt", inNode(n, "ip a")},
-		{n + "/ip-r.txt", inNode(n, "ip r")},
-		{n + "/kubeadm.log", inNode(n, "tail -n +1 /var/log/kubeadm-*.log || echo kubeadm has not run on this node")},
+		{n + "/units.txt", c.inNode(n, "systemctl list-units --all --no-pager")},
+		{n + "/ps.txt", c.inNode(n, "ps auxww")},
+		{n + "/containers.txt", c.inNode(n, "ctr --namespace k8s.io containers list && echo && ctr --namespace k8s.io tasks list")},
+		{n + "/ip-a.txt", c.inNode(n, "ip a")},
+		{n + "/ip-r.txt", c.inNode(n, "ip r")},
+		{n + "/kubeadm.log", c.inNode(n, "tail -n +1 /var/log/kubeadm-*.log || echo kubeadm has not run on this node")},
 	}
 	for _, u := range ourUnits {
 		// systemctl status exits non-zero for a stopped unit: that is content, not failure.
 		out = append(out,
-			gathered{n + "/" + u + ".status", inNode(n, "systemctl status --no-pager --full "+u+".service; true")},
-			gathered{n + "/" + u + ".log", inNode(n, "journalctl --no-pager --unit "+u+".service")})
+			gathered{n + "/" + u + ".status", c.inNode(n, "systemctl status --no-pager --full "+u+".service; true")},
+			gathered{n + "/" + u + ".log", c.inNode(n, "journalctl --no-pager --unit "+u+".service")})
 	}
 	return out
 }
 
 // clusterSections ask the API server; each has a short timeout, so that a
 // dead API server costs seconds, not minutes.
-func (c *Cluster) clusterSections(ctx context.Context) []gathered {
+func (c *Cluster) clusterSections(ctx context.Context, version string) ([]gathered, func()) {
+	fail := func(why string, err error) ([]gathered, func()) {
+		return []gathered{{"cluster/api-server.txt", func(context.Context) (string, error) {
+			return why + ": the cluster sections are missing\n", err
+		}}}, func() {}
+	}
+	port, err := c.Docker.PublishedPort(ctx, c.Cfg.MasterName(), apiServerPort)
+	if err != nil {
+		return fail("the API server's port is not published", err)
+	}
+	k, cleanup, err := c.adminKubectl(ctx, port, version)
+	if err != nil {
+		return fail("the cluster's admin credentials cannot be read", err)
+	}
 	kubectl := func(args ...string) func(ctx context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) {
-			return c.KubectlOnCluster(append([]string{"--request-timeout=5s"}, args...)...).Output(ctx)
+			return k.cmd(append([]string{"--request-timeout=5s"}, args...)...).Output(ctx)
 		}
 	}
 	// One question first: when the API server does not answer, every other
 	// would wait for its own timeout.
 	if health, err := kubectl("get", "--raw=/readyz")(ctx); err != nil {
-		return []gathered{{"cluster/api-server.txt", func(context.Context) (string, error) {
-			return "the API server does not answer: the cluster sections are missing\n" + health, err
-		}}}
+		cleanup()
+		return fail("the API server does not answer\n"+health, err)
 	}
 	out := []gathered{
 		{"cluster/get-all.txt", kubectl("get", "all", "--all-namespaces", "--output=wide")},
@@ -132,7 +150,7 @@ func (c *Cluster) clusterSections(ctx context.Context) []gathered {
 	listing, err := kubectl("get", "pods", "--all-namespaces", "--output=jsonpath="+
 		`{range .items[*]}{.metadata.namespace} {.metadata.name}{range .status.containerStatuses[*]} {.name}:{.restartCount}{end}{"\n"}{end}`)(ctx)
 	if err != nil {
-		return append(out, gathered{"cluster/pods.txt", func(context.Context) (string, error) { return listing, err }})
+		return append(out, gathered{"cluster/pods.txt", func(context.Context) (string, error) { return listing, err }}), cleanup
 	}
 	for _, pc := range podContainers(listing) {
 		name := fmt.Sprintf("cluster/pods/%s/%s/%s", pc.namespace, pc.pod, pc.container)
@@ -142,7 +160,7 @@ func (c *Cluster) clusterSections(ctx context.Context) []gathered {
 			out = append(out, gathered{name + ".previous.log", kubectl(append(logs, "--previous")...)})
 		}
 	}
-	return out
+	return out, cleanup
 }
 
 type podContainer struct {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"github.com/dind-cluster/dind-cluster/steps/docker"
 	"reflect"
 	"testing"
 )
@@ -19,7 +20,7 @@ func TestPodContainersAreReadFromTheListing(t *testing.T) {
 }
 
 func TestStoppedNodeIsReportedNotEntered(t *testing.T) {
-	sections := nodeSections(Container{Name: "kube-node-1", State: "exited"})
+	sections := New(nil, nil).nodeSections(docker.Container{Name: "kube-node-1", State: "exited"})
 	if len(sections) != 2 || sections[0].name != "kube-node-1/state.txt" || sections[1].name != "kube-node-1/docker-logs.txt" {
 		t.Errorf("sections of a stopped node: %+v", sections)
 	}

@@ -3,112 +3,144 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dind-cluster/dind-cluster/fixed"
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
-	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
-// node is the node of index i (0 is the master), configured or not.
-func (c *Cluster) node(i int) Node {
-	return Node{Index: i, Name: c.Cfg.NodeName(i), IP: c.Cfg.NodeIP(i).String()}
+// Join adds one more worker to the running cluster: the node after the last
+// one there is, with routes to and from every other node, joined with a
+// fresh token and extraArgs passed to kubeadm join. The snapshot does not
+// hold it: up (restore) goes back to the nodes the cluster was made with.
+func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Timeline, error) {
+	unlock, s, err := c.lockAndObserve(ctx)
+	if err != nil {
+		return Node{}, nil, err
+	}
+	defer unlock()
+	name := c.Cfg.ClusterName()
+	if s.Record == nil {
+		return Node{}, nil, fmt.Errorf("cluster %s has not completed an up: run up first", name)
+	}
+	cfg, err := c.configFor(s)
+	if err != nil {
+		return Node{}, nil, err
+	}
+	var existing []Node
+	last := 0
+	for i, ct := range s.Nodes {
+		if ct.State != "running" {
+			return Node{}, nil, fmt.Errorf("node %s is %s: run up first", ct.Name, ct.State)
+		}
+		existing = append(existing, node(cfg, i))
+		last = max(last, i)
+	}
+	if _, ok := s.Nodes[0]; !ok {
+		return Node{}, nil, fmt.Errorf("cluster %s has no master: run up first", name)
+	}
+	if last+1 > cfg.MaxNodeIndex() {
+		return Node{}, nil, fmt.Errorf("cluster %s has no address left for another node: kube-node-%d would be past "+
+			"the last address of its networks (at most kube-node-%d)", name, last+1, cfg.MaxNodeIndex())
+	}
+	n := node(cfg, last+1)
+	versions := cfg.Versions
+	if v, err := fixed.Lookup(s.Record.Kubernetes); err == nil {
+		versions = v
+	}
+	runCfg := *cfg
+	runCfg.Versions = versions
+	r := &run{Cluster: &Cluster{Cfg: &runCfg, Out: c.Out, Docker: c.Docker}, state: s, started: time.Now(),
+		decision: Decision{Action: join, Versions: versions, NodeImage: s.Record.NodeImage, Nodes: []Node{n}},
+		record:   *s.Record}
+	r.builder = build.New(versions, cache.Cache{Dir: cfg.CacheDir, Waiting: c.Out}, c.Out)
+	r.builder.Docker, r.builder.AptMirror = c.Docker, cfg.AptMirror
+	all := append(existing, n)
+	plan := append(r.builder.Steps(), r.preflight(),
+		steps.Step{Name: "credentials", Needs: []string{stepPreflight}, Run: r.joinCredentials},
+		steps.Step{Name: stepStart(n), Needs: []string{"credentials"}, Run: func(ctx context.Context) error {
+			return r.startNew(ctx, n, all)
+		}},
+		steps.Step{Name: "routes", Needs: []string{stepStart(n)}, Run: func(ctx context.Context) error {
+			return r.routeTo(ctx, n, existing)
+		}},
+		steps.Step{Name: stepJoin(n), Needs: []string{"routes"}, Run: func(ctx context.Context) error {
+			return r.kubeadmJoin(ctx, n, extraArgs)
+		}},
+		steps.Step{Name: stepKubeconfig, Needs: []string{stepPreflight}, Run: r.privateKubeconfig},
+		steps.Step{Name: stepReady, Needs: []string{stepJoin(n), stepKubeconfig}, Run: func(ctx context.Context) error {
+			return r.waitReady(ctx, r.started, []string{n.Name}, false)
+		}},
+	)
+	p, err := steps.NewPlan(plan...)
+	if err != nil {
+		return n, nil, err
+	}
+	c.logf("join: adding %s at %s to cluster %s", n.Name, n.IP, name)
+	timeline, err := p.Run(ctx, c.Out)
+	r.cleanup()
+	build.RecordTimings(cfg.CacheDir, timeline)
+	return n, timeline, err
 }
 
-// extraNodes are the nodes join added beyond NUM_NODES, by container name.
-func (c *Cluster) extraNodes(containers []Container) []Node {
-	prefix, suffix := "kube-node-", c.Cfg.Suffix()
-	var out []Node
-	for _, ct := range containers {
-		rest, ok := strings.CutPrefix(ct.Name, prefix)
-		if !ok || !strings.HasSuffix(rest, suffix) {
-			continue
-		}
-		i, err := strconv.Atoi(strings.TrimSuffix(rest, suffix))
-		if err == nil && i > c.Cfg.NumNodes && c.node(i).Name == ct.Name {
-			out = append(out, c.node(i))
-		}
-	}
-	return out
-}
+// join is what Join does; it is no up action.
+const join Action = "join"
 
-// Join adds one more worker to the running cluster: kube-node-(N+1), with
-// routes to and from every other node, joined with a fresh token and
-// extraArgs passed to kubeadm join. The snapshot does not hold it: up
-// (restore) goes back to the nodes of NUM_NODES.
-func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, error) {
-	started := time.Now()
-	containers, err := c.Containers(ctx)
+// joinCredentials makes a token, and takes the cluster's CA, which signs
+// the new node's kubelet credentials, from the master.
+func (r *run) joinCredentials(ctx context.Context) error {
+	master := r.Cfg.MasterName()
+	token, err := r.Docker.ExecOutput(ctx, master, "kubeadm", "token", "create", "--ttl", "1h")
 	if err != nil {
-		return Node{}, err
+		return fmt.Errorf("making a join token on %s: %w", master, err)
 	}
-	if err := c.requireNodes(ctx, "running"); err != nil {
-		return Node{}, err
-	}
-	if err := c.prepare(ctx); err != nil {
-		return Node{}, err
-	}
-	existing := append(c.Nodes(), c.extraNodes(containers)...)
-	n := c.node(len(existing))
-	for _, e := range existing {
-		if e.Index >= n.Index {
-			n = c.node(e.Index + 1)
-		}
-	}
-	token, err := shell.Docker("exec", c.Master().Name, "kubeadm", "token", "create", "--ttl", "1h").Output(ctx)
-	if err != nil {
-		return n, fmt.Errorf("making a join token on %s: %w", c.Master().Name, err)
-	}
-	c.token = strings.TrimSpace(token)
-	// The CA signs the new node's kubelet credentials.
-	ca, err := shell.Docker("exec", c.Master().Name, "cat", "/etc/kubernetes/pki/ca.crt").Output(ctx)
+	r.token = strings.TrimSpace(token)
+	ca, err := r.Docker.ExecOutput(ctx, master, "cat", "/etc/kubernetes/pki/ca.crt")
 	if err == nil {
 		_, err = parseCACert([]byte(ca))
 	}
 	if err != nil {
-		return n, fmt.Errorf("reading the cluster's CA certificate on %s: %w", c.Master().Name, err)
+		return fmt.Errorf("reading the cluster's CA certificate on %s: %w", master, err)
 	}
-	key, err := shell.Docker("exec", c.Master().Name, "cat", "/etc/kubernetes/pki/ca.key").Output(ctx)
+	key, err := r.Docker.ExecOutput(ctx, master, "cat", "/etc/kubernetes/pki/ca.key")
 	if err != nil {
-		return n, fmt.Errorf("reading the cluster's CA key on %s: %w", c.Master().Name, err)
+		return fmt.Errorf("reading the cluster's CA key on %s: %w", master, err)
 	}
-	c.ca = clusterCA{Cert: []byte(ca + "\n"), Key: []byte(key + "\n")}
-	all := append(existing, n)
-	files, err := c.nodeFiles(n, all)
-	if err != nil {
-		return n, err
-	}
-	c.logf("join: starting %s at %s", n.Name, n.IP)
-	if err := c.runNode(ctx, n, 0, func(ctx context.Context) error { return copyFiles(ctx, n.Name, files) }); err != nil {
-		return n, err
-	}
-	for _, e := range existing {
-		route := fmt.Sprintf("%s via %s", c.Cfg.PodSubnet(n.Index), n.IP)
-		if err := shell.Docker("exec", e.Name, "sh", "-c",
-			"ip route replace "+route+" && echo '"+route+"' >> /etc/dind/routes").Run(ctx); err != nil {
-			return n, fmt.Errorf("routing %s to %s: %w", e.Name, n.Name, err)
-		}
-	}
-	if err := c.kubeadmJoin(ctx, n, extraArgs...); err != nil {
-		return n, err
-	}
-	return n, c.waitReady(ctx, started, []string{n.Name}, false)
+	r.ca = clusterCA{Cert: []byte(ca + "\n"), Key: []byte(key + "\n")}
+	return nil
 }
 
-// prepare makes sure the node image is built, and learns the engine, node
-// image and kubectl, as up's preflight does.
-func (c *Cluster) prepare(ctx context.Context) error {
-	b := build.New(c.Cfg.Versions, cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}, c.Out)
-	b.AptMirror = c.Cfg.AptMirror
-	c.builder = b
-	plan, err := steps.NewPlan(append(b.Steps(), c.preflight(b))...)
+// routeTo gives every existing node a route to n's pod subnet, kept in the
+// node's routes file for its next boot.
+func (r *run) routeTo(ctx context.Context, n Node, existing []Node) error {
+	route := fmt.Sprintf("%s via %s", r.Cfg.PodSubnet(n.Index), n.IP)
+	for _, e := range existing {
+		err := r.Docker.Exec(ctx, e.Name, []string{"sh", "-c", "ip route replace " + route + " && echo '" + route + "' >> /etc/dind/routes"}, nil, nil)
+		if err != nil {
+			return fmt.Errorf("routing %s to %s: %w", e.Name, n.Name, err)
+		}
+	}
+	return nil
+}
+
+// privateKubeconfig learns the API server's port and gives the run a
+// kubectl of dind-cluster's own on the cluster.
+func (r *run) privateKubeconfig(ctx context.Context) error {
+	port, err := r.Docker.PublishedPort(ctx, r.Cfg.MasterName(), apiServerPort)
 	if err != nil {
 		return err
 	}
-	timeline, err := plan.Run(ctx, c.Out)
-	build.RecordTimings(c.Cfg.CacheDir, timeline)
-	return err
+	r.port = port
+	if r.entry, err = r.adminEntry(ctx, port); err != nil {
+		return err
+	}
+	k, cleanup, err := r.privateKubectl(r.entry, r.kubectl)
+	if err != nil {
+		return err
+	}
+	r.cleanups, r.k = append(r.cleanups, cleanup), k
+	return nil
 }

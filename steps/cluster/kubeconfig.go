@@ -2,196 +2,179 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/dind-cluster/dind-cluster/steps/kubeconfig"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
-// publishedPort asks Docker where the master's API server port is published.
-func (c *Cluster) publishedPort(ctx context.Context) (int, error) {
-	out, err := shell.Docker("port", c.Master().Name, strconv.Itoa(apiServerPort)+"/tcp").Lines(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range out {
-		if i := strings.LastIndex(l, ":"); i >= 0 {
-			if p, err := strconv.Atoi(l[i+1:]); err == nil {
-				return p, nil
-			}
+// kubectl runs a kubectl on one context of one kubeconfig file.
+type kubectl struct {
+	path, kubeconfig, context string
+}
+
+func (k kubectl) cmd(args ...string) *shell.Cmd {
+	return shell.Command(k.path, append([]string{"--kubeconfig", k.kubeconfig, "--context", k.context}, args...)...)
+}
+
+// kubectlPath is the kubectl of version, as installKubectl placed it, or
+// the newest one placed, or the one on PATH.
+func (c *Cluster) kubectlPath(version string) string {
+	for _, name := range []string{"kubectl-" + version, "kubectl"} {
+		path := filepath.Join(c.Cfg.CacheDir, name)
+		if _, err := os.Stat(path); err == nil {
+			return path
 		}
-	}
-	return 0, fmt.Errorf("the API server port of %s is not published", c.Master().Name)
-}
-
-// boundPort is the host port container asks for its API server port, 0
-// when it asks for none or a free one.
-func boundPort(ctx context.Context, container string) int {
-	out, _ := shell.Docker("inspect", "--format",
-		`{{range (index .HostConfig.PortBindings "`+strconv.Itoa(apiServerPort)+`/tcp")}}{{.HostPort}}{{end}}`, container).Output(ctx)
-	port, _ := strconv.Atoi(strings.TrimSpace(out))
-	return port
-}
-
-// kubectlCmd runs the cluster's kubectl against the user's kubeconfig.
-func (c *Cluster) kubectlCmd(args ...string) *shell.Cmd {
-	return shell.Command(c.kubectl(), append([]string{"--kubeconfig", c.Cfg.Kubeconfig()}, args...)...)
-}
-
-// KubectlOnCluster runs kubectl on this cluster's context.
-func (c *Cluster) KubectlOnCluster(args ...string) *shell.Cmd {
-	return c.kubectlCmd(append([]string{"--context", c.Cfg.ContextName()}, args...)...)
-}
-
-func (c *Cluster) kubectl() string {
-	if c.Kubectl != "" {
-		return c.Kubectl
-	}
-	installed := filepath.Join(c.Cfg.CacheDir, "kubectl")
-	if _, err := os.Stat(installed); err == nil {
-		return installed
 	}
 	return "kubectl"
 }
 
-// installKubectl places kubectl in the cache folder, as the seed did, so
-// that users can put that folder in their PATH.
-func (c *Cluster) installKubectl() error {
-	if c.Kubectl == "" {
-		return errors.New("no kubectl was built")
-	}
-	dst := filepath.Join(c.Cfg.CacheDir, "kubectl")
-	if err := os.MkdirAll(c.Cfg.CacheDir, 0o755); err != nil {
+// installKubectl places the cluster's kubectl in the cache folder as
+// kubectl-VERSION, and as kubectl, as the seed did, so that users can put
+// that folder in their PATH.
+func (r *run) installKubectl() error {
+	if err := os.MkdirAll(r.Cfg.CacheDir, 0o755); err != nil {
 		return err
 	}
-	src, err := os.Open(c.Kubectl)
+	for _, name := range []string{"kubectl-" + r.Cfg.Versions.Kubernetes, "kubectl"} {
+		if err := copyExecutable(r.kubectl, filepath.Join(r.Cfg.CacheDir, name)); err != nil {
+			return fmt.Errorf("placing kubectl in %s: %w", r.Cfg.CacheDir, err)
+		}
+	}
+	r.kubectl = filepath.Join(r.Cfg.CacheDir, "kubectl-"+r.Cfg.Versions.Kubernetes)
+	return nil
+}
+
+// copyExecutable copies src to dst through a temporary file and a rename,
+// so that a kubectl running from dst is never overwritten under it.
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	tmp, err := os.CreateTemp(c.Cfg.CacheDir, ".kubectl-")
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+"-")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, src); err != nil {
-		tmp.Close()
+	_, err = io.Copy(tmp, in)
+	if err == nil {
+		err = tmp.Chmod(0o755)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return err
-	}
-	c.Kubectl = dst
-	return nil
+	return os.Rename(tmp.Name(), dst)
 }
 
-// writeContext merges the cluster's context into the user's kubeconfig,
-// leaving every other context alone, and makes it the current one.
-func (c *Cluster) writeContext(ctx context.Context) error {
-	admin, err := shell.Docker("exec", c.Master().Name, "cat", "/etc/kubernetes/admin.conf").Output(ctx)
+// adminEntry is the cluster's admin credentials, from the master's
+// admin.conf, for its API server at port on the Docker host.
+func (c *Cluster) adminEntry(ctx context.Context, port int) (kubeconfig.Entry, error) {
+	admin, err := c.Docker.ExecOutput(ctx, c.Cfg.MasterName(), "cat", "/etc/kubernetes/admin.conf")
 	if err != nil {
-		return fmt.Errorf("reading admin.conf from %s: %w", c.Master().Name, err)
+		return kubeconfig.Entry{}, fmt.Errorf("reading admin.conf from %s: %w", c.Cfg.MasterName(), err)
 	}
-	fields := map[string]string{}
-	for _, line := range strings.Split(admin, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ": ")
-		if ok && strings.HasSuffix(k, "-data") {
-			fields[k] = v
-		}
+	return kubeconfig.FromAdminConf([]byte(admin), c.Cfg.ContextName(), "https://127.0.0.1:"+strconv.Itoa(port))
+}
+
+// adminKubectl is a kubectl on the cluster through a kubeconfig of
+// dind-cluster's own, which cleanup removes: commands that only read the
+// cluster never touch the user's kubeconfig.
+func (c *Cluster) adminKubectl(ctx context.Context, port int, version string) (kubectl, func(), error) {
+	e, err := c.adminEntry(ctx, port)
+	if err != nil {
+		return kubectl{}, nil, err
 	}
-	for _, k := range []string{"certificate-authority-data", "client-certificate-data", "client-key-data"} {
-		if fields[k] == "" {
-			return fmt.Errorf("admin.conf on %s has no %s", c.Master().Name, k)
-		}
+	return c.privateKubectl(e, c.kubectlPath(version))
+}
+
+func (c *Cluster) privateKubectl(e kubeconfig.Entry, path string) (kubectl, func(), error) {
+	dir := filepath.Join(c.Cfg.CacheDir, "kubeconfigs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return kubectl{}, nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.Cfg.Kubeconfig()), 0o755); err != nil {
+	removeOrphanKubeconfigs(dir)
+	f, err := os.CreateTemp(dir, fmt.Sprintf("%d-", os.Getpid()))
+	if err != nil {
+		return kubectl{}, nil, err
+	}
+	f.Close()
+	cleanup := func() { os.Remove(f.Name()) }
+	if err := kubeconfig.Write(f.Name(), e); err != nil {
+		cleanup()
+		return kubectl{}, nil, err
+	}
+	return kubectl{path: path, kubeconfig: f.Name(), context: e.Name}, cleanup, nil
+}
+
+// writeKubeconfig learns the API server's port, merges the cluster's
+// context into the user's kubeconfig and makes it current, and calls
+// DIND_PORT_FORWARDER.
+func (r *run) writeKubeconfig(ctx context.Context) error {
+	if err := r.privateKubeconfig(ctx); err != nil {
 		return err
 	}
-	name := c.Cfg.ContextName()
-	server := fmt.Sprintf("https://127.0.0.1:%d", c.Port)
 	// A restored or resumed cluster keeps its certificates and port: its
 	// context is usually written already.
-	have, err := c.kubectlCmd("config", "view", "--raw", "--output=jsonpath="+
-		`{.clusters[?(@.name=="`+name+`")].cluster.server} {.clusters[?(@.name=="`+name+`")].cluster.certificate-authority-data} `+
-		`{.users[?(@.name=="`+name+`")].user.client-key-data} {.current-context}`).Output(ctx)
-	if err == nil && have == strings.Join([]string{server, fields["certificate-authority-data"], fields["client-key-data"], name}, " ") {
-		return nil
-	}
-	for _, args := range [][]string{
-		{"config", "set-cluster", name, "--server=" + server},
-		{"config", "set", "clusters." + name + ".certificate-authority-data", fields["certificate-authority-data"]},
-		{"config", "set-credentials", name},
-		{"config", "set", "users." + name + ".client-certificate-data", fields["client-certificate-data"]},
-		{"config", "set", "users." + name + ".client-key-data", fields["client-key-data"]},
-		{"config", "set-context", name, "--cluster=" + name, "--user=" + name},
-		{"config", "use-context", name},
-	} {
-		if err := c.kubectlCmd(args...).Run(ctx); err != nil {
-			return fmt.Errorf("writing context %s to %s: %w", name, c.Cfg.Kubeconfig(), err)
-		}
-	}
-	return nil
-}
-
-// removeContext deletes the cluster's context, cluster and user entries from
-// the user's kubeconfig, and nothing else.
-func (c *Cluster) removeContext(ctx context.Context) error {
-	if _, err := os.Stat(c.Cfg.Kubeconfig()); err != nil {
-		return nil
-	}
-	name := c.Cfg.ContextName()
-	current, _ := c.kubectlCmd("config", "current-context").Output(ctx)
-	contexts, err := c.kubectlCmd("config", "get-contexts", "--output=name").Lines(ctx)
-	if err != nil {
-		if _, lookErr := exec.LookPath(c.kubectl()); lookErr != nil {
-			return fmt.Errorf("no kubectl to remove context %s from %s with: run `up` once, or remove it by hand", name, c.Cfg.Kubeconfig())
-		}
+	if have, err := kubeconfig.Has(r.Cfg.Kubeconfigs, r.entry, true); err != nil {
 		return err
+	} else if !have {
+		if err := kubeconfig.Merge(r.Cfg.Kubeconfigs, r.entry, true); err != nil {
+			return fmt.Errorf("writing context %s: %w", r.entry.Name, err)
+		}
 	}
-	has := false
-	for _, n := range contexts {
-		has = has || n == name
+	return r.runPortForwarder(ctx)
+}
+
+// removeContext deletes the cluster's context, cluster and user entries
+// from the user's kubeconfig when they are this cluster's (its CA has
+// fingerprint ca), and nothing else.
+func (c *Cluster) removeContext(ca string) error {
+	name := c.Cfg.ContextName()
+	removed, note, err := kubeconfig.Remove(c.Cfg.Kubeconfigs, name, func(caData []byte, _ string) bool {
+		return ca != "" && fingerprint(caData) == ca
+	})
+	if note != "" {
+		c.logf("%s", note)
 	}
-	if !has {
+	if removed {
+		c.logf("removed context %s from the kubeconfig", name)
+	}
+	return err
+}
+
+// runPortForwarder calls DIND_PORT_FORWARDER with the API server's port. It
+// writes to the terminal, not into a pipe: a forwarder that leaves a helper
+// running (ssh -L in the background) must not hold up.
+func (r *run) runPortForwarder(ctx context.Context) error {
+	if r.Cfg.PortForwarder == "" {
 		return nil
 	}
-	if current == name {
-		if err := c.kubectlCmd("config", "unset", "current-context").Run(ctx); err != nil {
-			return err
-		}
-	}
-	for _, args := range [][]string{
-		{"config", "delete-context", name}, {"config", "delete-cluster", name}, {"config", "unset", "users." + name},
-	} {
-		if err := c.kubectlCmd(args...).Run(ctx); err != nil {
-			return fmt.Errorf("removing %s from %s: %w", name, c.Cfg.Kubeconfig(), err)
-		}
+	if err := shell.Command(r.Cfg.PortForwarder, strconv.Itoa(r.port)).WithTerminal().Run(ctx); err != nil {
+		return fmt.Errorf("DIND_PORT_FORWARDER=%s: %w", r.Cfg.PortForwarder, err)
 	}
 	return nil
 }
 
-// runPortForwarder calls DIND_PORT_FORWARDER with the API server's port.
-func (c *Cluster) runPortForwarder(ctx context.Context) error {
-	if c.Cfg.PortForwarder == "" {
-		return nil
+// removeOrphanKubeconfigs removes the private kubeconfigs of dind-cluster
+// processes that were killed before they could: they hold a cluster's admin
+// key. Each is named after the PID of the process it belongs to.
+func removeOrphanKubeconfigs(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		pid, _, _ := strings.Cut(e.Name(), "-")
+		if n, err := strconv.Atoi(pid); err == nil && n != os.Getpid() && syscall.Kill(n, 0) == syscall.ESRCH {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
-	// On the terminal, not through pipes: a forwarder may leave a helper
-	// (ssh -L) running, which would hold pipes open.
-	if err := shell.Command(c.Cfg.PortForwarder, strconv.Itoa(c.Port)).WithTerminal().Run(ctx); err != nil {
-		return fmt.Errorf("DIND_PORT_FORWARDER=%s: %w", c.Cfg.PortForwarder, err)
-	}
-	return nil
 }

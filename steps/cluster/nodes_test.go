@@ -7,83 +7,57 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dind-cluster/dind-cluster/config"
+	"github.com/dind-cluster/dind-cluster/steps/build"
+	"github.com/dind-cluster/dind-cluster/steps/docker"
 )
 
-// fakeDocker puts a docker on PATH that answers nothing and records each
-// command line it is given, one per line, arguments separated by tabs.
-func fakeDocker(t *testing.T) (calls func() [][]string) {
-	t.Helper()
-	dir := t.TempDir()
-	log := filepath.Join(dir, "calls")
-	script := "#!/bin/sh\n(IFS=\"$(printf '\\t')\"; echo \"$*\") >> " + log + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return func() [][]string {
-		b, _ := os.ReadFile(log)
-		var out [][]string
-		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			if l != "" {
-				out = append(out, strings.Split(l, "\t"))
-			}
-		}
-		return out
-	}
-}
-
-// after is the argument following flag in args, "" without one.
-func after(args []string, flag string) string {
-	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
-		return args[i+1]
-	}
-	return ""
-}
-
 func TestNodeContainersAreCreatedAsTheirRoleWants(t *testing.T) {
-	calls := fakeDocker(t)
-	c := New(testConfig(t, map[string]string{"CLUSTER_ID": "5"}), nil)
-	c.NodeImage = "dind-cluster/node:v1.37.2-abc"
-	master, worker := c.Nodes()[0], c.Nodes()[1]
+	f := &fakeDocker{}
+	r := testRun(t, map[string]string{"CLUSTER_ID": "5"})
+	r.Docker, r.nodeImage = f, "dind-cluster/node:v1.37.2-abc"
+	r.record.CA = "fingerprint"
+	master, worker := r.decision.Nodes[0], r.decision.Nodes[1]
 	// A restore keeps the volumes it found: none is created again.
-	c.volumes = map[string]bool{}
 	for _, v := range volumeNames(master) {
-		c.volumes[v] = true
+		r.state.Volumes = append(r.state.Volumes, docker.Volume{Name: v})
 	}
-	if err := c.createNode(context.Background(), master, stagedName(master), 0); err != nil {
+	if err := r.createNode(context.Background(), master, stagedName(master)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.createNode(context.Background(), worker, worker.Name, 0); err != nil {
+	if err := r.createNode(context.Background(), worker, worker.Name); err != nil {
 		t.Fatal(err)
 	}
-	var creates [][]string
+	if len(f.created) != 2 {
+		t.Fatalf("%d containers created, want 2: %v", len(f.created), f.calls)
+	}
+	m, w := f.created[0], f.created[1]
+	if m.Name != "kube-master-cluster-5-restoring" || m.Hostname != "kube-master-cluster-5" || m.IP != "10.192.5.2" {
+		t.Errorf("staged master: name %q, hostname %q, ip %q", m.Name, m.Hostname, m.IP)
+	}
+	if len(m.Mounts) != 1 || !strings.HasPrefix(m.Mounts[0], "type=volume,dst=/var/lib/etcd,") ||
+		!strings.Contains(m.Mounts[0], ",volume-label=dind-cluster.cluster=cluster-5") || !strings.Contains(m.Mounts[0], ",volume-label=dind-cluster=1") {
+		t.Errorf("the master's etcd volume: %q; want one labelled as the cluster's, which clean finds", m.Mounts)
+	}
+	if m.CPUShares != 4096 || w.CPUShares != 0 {
+		t.Errorf("CPU shares: master %d, worker %d; want 4096 and the default", m.CPUShares, w.CPUShares)
+	}
+	if len(w.Mounts) > 0 || len(w.Publish) > 0 {
+		t.Errorf("a worker gets the master's etcd volume or API server port: %+v", w)
+	}
+	if m.Labels[labelCA] != "fingerprint" || m.Labels[labelCreator] != creator() || m.Labels[config.LabelCluster] != "cluster-5" {
+		t.Errorf("master labels %v: want the CA's fingerprint, the creator and the cluster", m.Labels)
+	}
+	if !slices.Contains(m.Publish, "127.0.0.1::6443") {
+		t.Errorf("master publishes %v; want the API server on a free port of 127.0.0.1", m.Publish)
+	}
 	volumesCreated := map[string]bool{}
-	for _, call := range calls() {
-		switch {
-		case call[0] == "create":
-			creates = append(creates, call)
-		case call[0] == "volume" && call[1] == "create":
-			volumesCreated[call[len(call)-1]] = true
-			if after(call, "--label") != nodeImageLabel+"="+c.NodeImage {
-				t.Errorf("volume %s is not labelled with the node image it is made for: %v", call[len(call)-1], call)
-			}
+	for _, v := range f.volumes {
+		volumesCreated[v.Name] = true
+		if v.Labels[build.NodeImageLabel] != r.nodeImage {
+			t.Errorf("volume %s is not labelled with the node image it is made for: %v", v.Name, v.Labels)
 		}
-	}
-	if len(creates) != 2 {
-		t.Fatalf("docker create ran %d times, want 2: %v", len(creates), calls())
-	}
-	m, w := creates[0], creates[1]
-	if after(m, "--name") != "kube-master-cluster-5-restoring" || after(m, "--hostname") != "kube-master-cluster-5" || after(m, "--ip") != "10.192.5.2" {
-		t.Errorf("staged master: name %q, hostname %q, ip %q", after(m, "--name"), after(m, "--hostname"), after(m, "--ip"))
-	}
-	if got := after(m, "--mount"); got != "type=volume,dst=/var/lib/etcd,volume-label=dind-cluster=1,volume-label=dind-cluster.cluster=cluster-5" {
-		t.Errorf("the master's etcd volume: --mount %q; want one labelled as the cluster's, which clean finds", got)
-	}
-	if after(m, "--cpu-shares") != "4096" || slices.Contains(w, "--cpu-shares") {
-		t.Errorf("CPU shares: master %q, worker has them: %v", after(m, "--cpu-shares"), slices.Contains(w, "--cpu-shares"))
-	}
-	if slices.Contains(w, "--mount") || slices.Contains(w, "--publish") {
-		t.Errorf("a worker gets the master's etcd volume or API server port: %v", w)
 	}
 	for _, v := range volumeNames(master) {
 		if volumesCreated[v] {
@@ -98,32 +72,32 @@ func TestNodeContainersAreCreatedAsTheirRoleWants(t *testing.T) {
 }
 
 func TestRestoreRemovesOnlyTheClustersOwnContainer(t *testing.T) {
-	for _, ours := range []bool{true, false} {
-		calls := fakeDocker(t)
-		c := New(testConfig(t, map[string]string{}), nil)
-		c.NodeImage, c.engineID = "dind-cluster/node:v1.37.2-abc", "engine"
-		n := c.Nodes()[1]
-		dir, _ := c.snapshotDir(context.Background())
-		os.MkdirAll(dir, 0o755)
-		os.WriteFile(snapshotFile(dir, n), nil, 0o644)
-		c.ours = map[string]bool{n.Name: ours}
-		if err := c.restoreNode(context.Background(), n, 0); err != nil {
+	for _, present := range []bool{true, false} {
+		f := &fakeDocker{}
+		r := testRun(t, map[string]string{})
+		r.Docker, r.nodeImage, r.decision.Action = f, "dind-cluster/node:v1.37.2-abc", Restore
+		n := r.decision.Nodes[1]
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, n.Name+".tar.gz"), nil, 0o644)
+		r.state.Snapshot = Snapshot{Dir: dir, Manifest: manifest{Nodes: []snapshotNode{{Name: n.Name, File: n.Name + ".tar.gz"}}}}
+		r.state.Nodes = map[int]docker.Container{}
+		if present {
+			r.state.Nodes[n.Index] = container(r.Cfg, n.Name, "running")
+		}
+		if err := r.restoreNode(context.Background(), n); err != nil {
 			t.Fatal(err)
 		}
-		removed := false
-		for _, call := range calls() {
-			if call[0] == "rm" {
-				removed = true
-				if !slices.Equal(call, []string{"rm", "--force", "--volumes", n.Name}) {
-					t.Errorf("removal of the old node: %v", call)
-				}
-			}
-			if call[0] == "rename" && !slices.Equal(call, []string{"rename", stagedName(n), n.Name}) {
-				t.Errorf("the staged node is renamed with %v", call)
-			}
+		removed := slices.Contains(f.calls, "rm "+n.Name)
+		if removed != present {
+			t.Errorf("container %s present=%v: removed=%v (%v)", n.Name, present, removed, f.calls)
 		}
-		if removed != ours {
-			t.Errorf("container %s ours=%v: removed=%v", n.Name, ours, removed)
+		if !slices.Contains(f.calls, "rename "+stagedName(n)+" "+n.Name) || !slices.Contains(f.calls, "start "+n.Name) {
+			t.Errorf("the staged node is not renamed and started: %v", f.calls)
+		}
+		for _, call := range f.calls {
+			if strings.HasPrefix(call, "rm ") && call != "rm "+n.Name {
+				t.Errorf("restore of %s removed %q", n.Name, call)
+			}
 		}
 	}
 }

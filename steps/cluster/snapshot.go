@@ -2,16 +2,18 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
 // A snapshot is, per node, a gzipped tar of what kubeadm, kubelet and
@@ -19,9 +21,9 @@ import (
 // (compacted: see etcdwal.go). With the node image and the node's volumes,
 // which a restore keeps, it makes the node again. It is streamed out of and
 // into the nodes, so it works with a remote engine, and kept in the cache
-// folder, per engine and cluster. `docker commit` of the nodes did the same
-// job 5 times slower: the engine compares whole file systems to find the few
-// files that changed.
+// folder, per engine and cluster, as generations: each a folder of tars and
+// a manifest of their checksums, and a link `current` to the one in force,
+// replaced in one rename once a new generation is whole on disk.
 
 // snapshotPaths are the node's own files, relative to its root.
 var snapshotPaths = []string{"etc/kubernetes", "etc/kubeadm", "etc/dind", "etc/cni/net.d", "etc/machine-id",
@@ -43,195 +45,220 @@ if [ -n "$pid" ]; then
 fi
 tar -C / --create --exclude='*.sock' --exclude='var/lib/etcd/member/wal/*.tmp' $paths || [ $? -eq 1 ]`
 
-// snapshotDir holds the cluster's snapshot on this engine.
-func (c *Cluster) snapshotDir(ctx context.Context) (string, error) {
-	if c.engineID == "" {
-		id, err := shell.Docker("info", "--format", "{{.ID}}").Output(ctx)
-		if err != nil {
-			return "", err
-		}
-		c.engineID = strings.NewReplacer(":", "", "/", "").Replace(id)
-	}
-	return filepath.Join(c.Cfg.CacheDir, "snapshots", c.engineID, c.Cfg.ClusterName()), nil
+// manifest describes a snapshot generation.
+type manifest struct {
+	UID        string         `json:"uid"` // the cluster's, as in its record
+	Kubernetes string         `json:"kubernetes"`
+	NodeImage  string         `json:"nodeImage"`
+	Taken      time.Time      `json:"taken"`
+	Nodes      []snapshotNode `json:"nodes"`
 }
 
-func snapshotFile(dir string, n Node) string { return filepath.Join(dir, n.Name+".tar.gz") }
+type snapshotNode struct {
+	Name   string `json:"name"`
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+}
 
-// takeSnapshot keeps the state of every node of nodes; the snapshot before
-// it is replaced only when all are taken.
-func (c *Cluster) takeSnapshot(ctx context.Context, nodes []Node) error {
-	dir, err := c.snapshotDir(ctx)
+const (
+	manifestFile = "manifest.json"
+	currentLink  = "current"
+)
+
+// Snapshot is the snapshot of a cluster found in the cache: verified, or
+// the reason it cannot be used.
+type Snapshot struct {
+	Dir      string // the generation in force
+	Manifest manifest
+	Problem  string
+}
+
+// Verified tells whether the snapshot can be restored.
+func (s Snapshot) Verified() bool { return s.Problem == "" && s.Dir != "" }
+
+// File is node name's tar.
+func (s Snapshot) File(name string) string {
+	for _, n := range s.Manifest.Nodes {
+		if n.Name == name {
+			return filepath.Join(s.Dir, n.File)
+		}
+	}
+	return ""
+}
+
+// snapshotRoot holds the cluster's snapshot generations on an engine.
+func (c *Cluster) snapshotRoot(engineID string) string {
+	return filepath.Join(c.Cfg.CacheDir, "snapshots", engineID, c.Cfg.ClusterName())
+}
+
+// verifySnapshot finds the snapshot in force and checks that it is whole,
+// unchanged, and of the cluster of record.
+func (c *Cluster) verifySnapshot(engineID string, record *Record) Snapshot {
+	root := c.snapshotRoot(engineID)
+	target, err := os.Readlink(filepath.Join(root, currentLink))
+	if err != nil {
+		return Snapshot{Problem: "no snapshot in " + root}
+	}
+	s := Snapshot{Dir: filepath.Join(root, target)}
+	data, err := os.ReadFile(filepath.Join(s.Dir, manifestFile))
+	if err == nil {
+		err = json.Unmarshal(data, &s.Manifest)
+	}
+	switch {
+	case err != nil:
+		s.Problem = fmt.Sprintf("its manifest %s cannot be read: %v", filepath.Join(s.Dir, manifestFile), err)
+	case s.Manifest.UID != record.UID:
+		s.Problem = "the snapshot in " + root + " is of another cluster of the same name"
+	default:
+		for _, n := range nodesUpTo(c.Cfg, record.Workers) {
+			if s.File(n.Name) == "" {
+				s.Problem = fmt.Sprintf("the snapshot in %s lacks node %s", root, n.Name)
+				return s
+			}
+		}
+		for _, n := range s.Manifest.Nodes {
+			if sum, err := fileSHA256(filepath.Join(s.Dir, n.File)); err != nil || sum != n.SHA256 {
+				s.Problem = fmt.Sprintf("%s is damaged or missing", filepath.Join(s.Dir, n.File))
+				break
+			}
+		}
+	}
+	return s
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// takeSnapshot keeps the state of nodes as a new generation and puts it in
+// force once every part of it is on disk.
+func (c *Cluster) takeSnapshot(ctx context.Context, engineID string, record Record, nodes []Node) error {
+	root := c.snapshotRoot(engineID)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	gen, err := os.MkdirTemp(root, "gen-")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), c.Cfg.ClusterName()+".new-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+	m := manifest{UID: record.UID, Kubernetes: record.Kubernetes, NodeImage: record.NodeImage, Taken: time.Now().UTC()}
+	m.Nodes = make([]snapshotNode, len(nodes))
 	g, gctx := errgroup.WithContext(ctx)
-	for _, n := range nodes {
+	for i, n := range nodes {
 		g.Go(func() error {
-			f, err := os.Create(snapshotFile(tmp, n))
-			if err != nil {
-				return err
-			}
-			pr, pw := io.Pipe()
-			done := make(chan error, 1)
-			go func() {
-				err := compactSnapshot(f, pr)
-				pr.CloseWithError(err)
-				done <- err
-			}()
-			err = shell.Docker("exec", n.Name, "bash", "-c", snapshotScript).WithStdout(pw).Run(gctx)
-			pw.CloseWithError(err)
-			err = errors.Join(err, <-done, f.Close())
-			if err != nil {
-				return fmt.Errorf("snapshot of %s: %w", n.Name, err)
-			}
-			return nil
+			sum, err := c.snapshotNode(gctx, n, filepath.Join(gen, n.Name+".tar.gz"))
+			m.Nodes[i] = snapshotNode{Name: n.Name, File: n.Name + ".tar.gz", SHA256: sum}
+			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	if err == nil {
+		err = writeSynced(filepath.Join(gen, manifestFile), func(w io.Writer) error {
+			return json.NewEncoder(w).Encode(m)
+		})
+	}
+	if err == nil {
+		err = syncDir(gen)
+	}
+	if err == nil {
+		err = replaceLink(root, currentLink, filepath.Base(gen))
+	}
+	if err != nil {
+		os.RemoveAll(gen)
 		return err
 	}
-	old := tmp + ".old"
-	if err := os.Rename(dir, old); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
-	}
-	return os.RemoveAll(old)
+	removeOldGenerations(root, filepath.Base(gen))
+	return nil
 }
 
-// hasSnapshot reports whether every configured node has a snapshot.
-func (c *Cluster) hasSnapshot(ctx context.Context) bool {
-	dir, err := c.snapshotDir(ctx)
+// snapshotNode streams node n's files into path, synced, and returns their
+// checksum.
+func (c *Cluster) snapshotNode(ctx context.Context, n Node, path string) (string, error) {
+	h := sha256.New()
+	err := writeSynced(path, func(w io.Writer) error {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			err := compactSnapshot(io.MultiWriter(w, h), pr)
+			pr.CloseWithError(err)
+			done <- err
+		}()
+		err := c.Docker.Exec(ctx, n.Name, []string{"bash", "-c", snapshotScript}, nil, pw)
+		pw.CloseWithError(err)
+		return errors.Join(err, <-done)
+	})
 	if err != nil {
-		return false
+		return "", fmt.Errorf("snapshot of %s: %w", n.Name, err)
 	}
-	for _, n := range c.Nodes() {
-		if _, err := os.Stat(snapshotFile(dir, n)); err != nil {
-			return false
-		}
-	}
-	return true
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// removeSnapshot forgets the cluster's snapshot, and what a snapshot that
-// was killed half-way left.
-func (c *Cluster) removeSnapshot(ctx context.Context) error {
-	dir, err := c.snapshotDir(ctx)
+// writeSynced writes a new file with write and syncs it to disk.
+func writeSynced(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	errs := []error{os.RemoveAll(dir)}
-	entries, _ := os.ReadDir(filepath.Dir(dir))
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// replaceLink points root/name at target in one rename.
+func replaceLink(root, name, target string) error {
+	tmp := filepath.Join(root, name+".new-"+randomHex(4))
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(root, name)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(root)
+}
+
+// removeOldGenerations removes every entry of root but the generation in
+// force and its link: older generations, and what a snapshot killed
+// half-way or an older dind-cluster left.
+func removeOldGenerations(root, keep string) {
+	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), filepath.Base(dir)+".new-") {
-			errs = append(errs, os.RemoveAll(filepath.Join(filepath.Dir(dir), e.Name())))
+		if e.Name() != keep && e.Name() != currentLink {
+			os.RemoveAll(filepath.Join(root, e.Name()))
 		}
 	}
-	return errors.Join(errs...)
 }
 
-// restoreNode replaces node n by a fresh container of the node image with
-// its snapshot in place. The node keeps its volumes: kubelet removes the
-// pods that the snapshot does not know, and the preloaded images need no
-// copying. The replacement is made, under the name stagedName(n), while the
-// old container goes; only its start waits for the old one's address and
-// port.
-func (c *Cluster) restoreNode(ctx context.Context, n Node, port int) error {
-	dir, err := c.snapshotDir(ctx)
-	if err != nil {
-		return err
-	}
-	staged := stagedName(n)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if !c.ours[n.Name] {
-			return nil // an interrupted restore removed it (a foreign one Plan refuses)
-		}
-		return shell.Docker("rm", "--force", "--volumes", n.Name).Run(gctx)
-	})
-	g.Go(func() error {
-		if err := c.createNode(gctx, n, staged, port); err != nil {
-			return err
-		}
-		f, err := os.Open(snapshotFile(dir, n))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := shell.Docker("cp", "--archive", "-", staged+":/").WithStdin(f).Run(gctx); err != nil {
-			return fmt.Errorf("placing the snapshot of %s: %w", n.Name, err)
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if err := shell.Docker("rename", staged, n.Name).Run(ctx); err != nil {
-		return err
-	}
-	return c.startNode(ctx, n, port)
+// removeSnapshot forgets the cluster's snapshot on an engine.
+func (c *Cluster) removeSnapshot(engineID string) error {
+	return os.RemoveAll(c.snapshotRoot(engineID))
 }
 
 // stagedName is the name of node n's container while a restore prepares it.
 func stagedName(n Node) string { return n.Name + stagedSuffix }
 
 const stagedSuffix = "-restoring"
-
-// Snapshot makes the cluster's present state the one up and restore return to.
-func (c *Cluster) Snapshot(ctx context.Context) error {
-	if err := c.requireNodes(ctx, "running"); err != nil {
-		return err
-	}
-	return c.takeSnapshot(ctx, c.Nodes())
-}
-
-// SetPaused freezes or thaws every node.
-func (c *Cluster) SetPaused(ctx context.Context, paused bool) error {
-	want, verb := "running", "pause"
-	if !paused {
-		want, verb = "paused", "unpause"
-	}
-	if err := c.requireNodes(ctx, want); err != nil {
-		return err
-	}
-	return shell.Docker(append([]string{verb}, c.Cfg.NodeNames()...)...).Run(ctx)
-}
-
-// APIServerPort is the port the API server is published on.
-func (c *Cluster) APIServerPort(ctx context.Context) (int, error) {
-	if err := c.requireNodes(ctx, ""); err != nil {
-		return 0, err
-	}
-	return c.publishedPort(ctx)
-}
-
-// requireNodes checks that every configured node exists, in state when given.
-func (c *Cluster) requireNodes(ctx context.Context, state string) error {
-	containers, err := c.Containers(ctx)
-	if err != nil {
-		return err
-	}
-	have := map[string]string{}
-	for _, ct := range containers {
-		have[ct.Name] = ct.State
-	}
-	for _, n := range c.Cfg.NodeNames() {
-		s, ok := have[n]
-		if !ok {
-			return fmt.Errorf("cluster %s has no node %s: run up first", c.Cfg.ClusterName(), n)
-		}
-		if state != "" && s != state {
-			return fmt.Errorf("node %s is %s, not %s", n, s, state)
-		}
-	}
-	return nil
-}

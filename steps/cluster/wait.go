@@ -30,21 +30,14 @@ const readyLimit = 3 * time.Minute
 // It watches rather than polls: a kubectl process costs the booting nodes
 // a fifth of a second of CPU, and polling spent a tenth of a restore's CPU
 // on 2 cores; a watch costs that once, and tells at once.
-func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string, dns bool) error {
+func (r *run) waitReady(ctx context.Context, since time.Time, want []string, dns bool) error {
 	since = since.Add(-2 * time.Second).Truncate(time.Second) // the API's timestamps have seconds only
-	if c.Port == 0 {
-		port, err := c.publishedPort(ctx)
-		if err != nil {
-			return err
-		}
-		c.Port = port
-	}
 	waitCtx, cancel := context.WithTimeout(ctx, readyLimit)
 	defer cancel()
 	ready := func(e event) bool { return e.kind != "DELETED" && e.status == "True" && fresh(e.time, since) }
 
 	nodes := readiness{}
-	err := c.watch(waitCtx, func(e event) bool {
+	err := r.watch(waitCtx, func(e event) bool {
 		nodes[e.name] = e
 		return len(nodes.missing(want, ready)) == 0
 	}, "get", "nodes", "--output=jsonpath="+eventTemplate("{.object.metadata.name}", "lastHeartbeatTime"))
@@ -54,7 +47,7 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 
 	var addons []string
 	err = steps.Poll(waitCtx, readyLimit, "the addons", func() (err error) {
-		addons, err = c.KubectlOnCluster("--namespace=kube-system", "get", "daemonset/kube-proxy", "deployment/coredns",
+		addons, err = r.k.cmd("--namespace=kube-system", "get", "daemonset/kube-proxy", "deployment/coredns",
 			"--ignore-not-found", "--output=name").Lines(waitCtx)
 		return err
 	})
@@ -68,7 +61,7 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 	if slices.Contains(addons, "daemonset.apps/kube-proxy") {
 		g.Go(func() error {
 			proxies := readiness{}
-			err := c.watch(gctx, func(e event) bool {
+			err := r.watch(gctx, func(e event) bool {
 				proxies[e.name] = e
 				return len(proxies.missing(want, ready)) == 0
 			}, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-proxy",
@@ -81,7 +74,7 @@ func (c *Cluster) waitReady(ctx context.Context, since time.Time, want []string,
 	}
 	if dns && slices.Contains(addons, "deployment.apps/coredns") {
 		g.Go(func() error {
-			err := c.watch(gctx, ready, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-dns",
+			err := r.watch(gctx, ready, "--namespace=kube-system", "get", "pods", "--selector=k8s-app=kube-dns",
 				"--output=jsonpath="+eventTemplate("{.object.spec.nodeName}", "lastTransitionTime"))
 			if err != nil {
 				return notReadyError(ctx, "no CoreDNS pod is ready", err)
@@ -142,11 +135,11 @@ func (r readiness) missing(want []string, ready func(event) bool) []string {
 // watch runs `kubectl get --watch` of args and hands each event to seen
 // until seen says the wait is over. The watch starts again, from a fresh
 // list, whenever the API server goes away.
-func (c *Cluster) watch(ctx context.Context, seen func(event) bool, args ...string) error {
+func (r *run) watch(ctx context.Context, seen func(event) bool, args ...string) error {
 	for {
-		err := c.apiServerAnswers(ctx)
+		err := apiServerAnswers(ctx, r.port)
 		if err == nil {
-			if err = c.watchOnce(ctx, seen, args); err == nil {
+			if err = r.watchOnce(ctx, seen, args); err == nil {
 				return nil
 			}
 		}
@@ -158,7 +151,7 @@ func (c *Cluster) watch(ctx context.Context, seen func(event) bool, args ...stri
 	}
 }
 
-func (c *Cluster) watchOnce(ctx context.Context, seen func(event) bool, args []string) error {
+func (r *run) watchOnce(ctx context.Context, seen func(event) bool, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var done atomic.Bool
@@ -169,7 +162,7 @@ func (c *Cluster) watchOnce(ctx context.Context, seen func(event) bool, args []s
 		}
 	}}
 	args = append(slices.Clone(args), "--watch", "--output-watch-events")
-	err := c.KubectlOnCluster(args...).WithStdout(lines).Run(ctx)
+	err := r.k.cmd(args...).WithStdout(lines).Run(ctx)
 	if done.Load() {
 		return nil
 	}
@@ -205,9 +198,9 @@ func fresh(timestamp string, since time.Time) bool {
 // apiServerAnswers tells whether the API server completes a TLS handshake
 // on its published port. Docker's proxy accepts connections before the API
 // server listens: only a handshake tells. Nothing is trusted on it.
-func (c *Cluster) apiServerAnswers(ctx context.Context) error {
+func apiServerAnswers(ctx context.Context, port int) error {
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
-	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)))
+	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("the API server does not answer yet: %w", err)
 	}

@@ -1,0 +1,94 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/dind-cluster/dind-cluster/steps/docker"
+	"github.com/dind-cluster/dind-cluster/steps/shell"
+)
+
+// Record is what a completed first up leaves behind: the cluster is the
+// user's from then on, and no up removes it on its own. It is kept as the
+// labels of an empty volume, which every engine lists without running
+// anything, and which clean removes with the rest.
+type Record struct {
+	UID        string // tells this cluster from an earlier one of the same name
+	Kubernetes string
+	NodeImage  string
+	Workers    int    // NUM_NODES it was made with
+	CA         string // fingerprint of its CA certificate
+}
+
+const (
+	labelRecord     = "dind-cluster.record"
+	labelUID        = "dind-cluster.uid"
+	labelKubernetes = "dind-cluster.kubernetes"
+	labelWorkers    = "dind-cluster.workers"
+	labelCA         = "dind-cluster.ca"
+)
+
+// recordVolume names the cluster's record.
+func (c *Cluster) recordVolume() string { return "kubeadm-dind-record" + c.Cfg.Suffix() }
+
+// writeRecord marks the cluster complete.
+func (c *Cluster) writeRecord(ctx context.Context, r Record) error {
+	return c.Docker.CreateVolume(ctx, c.recordVolume(), c.labels(docker.Labels{
+		labelRecord: "1", labelUID: r.UID, labelKubernetes: r.Kubernetes, labelNodeImage: r.NodeImage,
+		labelWorkers: strconv.Itoa(r.Workers), labelCA: r.CA,
+	}))
+}
+
+// recordFrom reads a record from its volume's labels.
+func recordFrom(v docker.Volume) (*Record, error) {
+	workers, err := strconv.Atoi(v.Labels[labelWorkers])
+	if err != nil || v.Labels[labelUID] == "" || v.Labels[labelNodeImage] == "" {
+		return nil, fmt.Errorf("volume %s does not hold a dind-cluster record (labels %v): remove it, or run clean", v.Name, v.Labels)
+	}
+	return &Record{UID: v.Labels[labelUID], Kubernetes: v.Labels[labelKubernetes], NodeImage: v.Labels[labelNodeImage],
+		Workers: workers, CA: v.Labels[labelCA]}, nil
+}
+
+// fingerprint identifies a PEM certificate.
+func fingerprint(certPEM []byte) string {
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return ""
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return hex.EncodeToString(sum[:16])
+}
+
+// creator identifies this process among all processes that ever ran on this
+// host: host name, PID and the PID's start time, which a reused PID does
+// not share.
+func creator() string {
+	host, _ := os.Hostname()
+	pid := os.Getpid()
+	return fmt.Sprintf("%s/%d/%s", host, pid, shell.ProcessStart(pid))
+}
+
+// creatorAlive tells whether the process an object's creator label names
+// still runs; unknown when it ran on another host, which cannot be asked.
+func creatorAlive(label string) (alive, known bool) {
+	f := strings.Split(label, "/")
+	if len(f) != 3 {
+		return false, false
+	}
+	host, _ := os.Hostname()
+	if f[0] != host {
+		return false, false
+	}
+	pid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return false, false
+	}
+	start := shell.ProcessStart(pid)
+	return start != "" && start == f[2], true
+}
