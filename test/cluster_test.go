@@ -1,13 +1,24 @@
 package test
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,11 +64,42 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Errorf("joined node kube-node-3-cluster-9 is Ready=%q", status)
 		}
 	})
-	t.Run("up again restores a fresh cluster", func(t *testing.T) {
+	t.Run("up again restores a fresh cluster, and two ups at once take turns", func(t *testing.T) {
 		mustKubectl(t, "create", "configmap", "made-after-snapshot")
-		out := mustRun(t, "up")
-		if !strings.Contains(out, "restored") {
-			t.Errorf("second up did not restore:\n%s", out)
+		// Two ups of one cluster at once: the second waits for the first and
+		// restores again. One runs with DIND_DEBUG, which logs command lines.
+		outputs := make([]string, 2)
+		var wg sync.WaitGroup
+		for i, env := range [][]string{clusterEnv(), clusterEnv("DIND_DEBUG=1")} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(i) * 500 * time.Millisecond)
+				var err error
+				if outputs[i], err = run(t, env, "up"); err != nil {
+					t.Errorf("up %d of two at once: %v", i+1, err)
+				}
+			}()
+		}
+		wg.Wait()
+		for i, out := range outputs {
+			if !strings.Contains(out, "restored") {
+				t.Errorf("up %d of two at once did not restore:\n%s", i+1, out)
+			}
+		}
+		if !strings.Contains(outputs[0]+outputs[1], "waiting for another dind-cluster run") {
+			t.Error("of two ups at once, neither said it waited for the other")
+		}
+		if !strings.Contains(outputs[1], "+ docker ") {
+			t.Error("DIND_DEBUG=1 logged no command line")
+		}
+		for _, secret := range []*regexp.Regexp{
+			regexp.MustCompile(`PRIVATE KEY`), regexp.MustCompile(`\b[a-z0-9]{6}\.[a-z0-9]{16}\b`),
+			regexp.MustCompile(`[A-Za-z0-9+/=]{200,}`), regexp.MustCompile(`-data[ =:]+[A-Za-z0-9+/]{20,}`),
+		} {
+			if m := secret.FindString(outputs[1]); m != "" {
+				t.Errorf("with DIND_DEBUG=1 the output holds what looks like a secret: %.80s", m)
+			}
 		}
 		if out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "name=kube-node-3-cluster-9"); out != "" {
 			t.Error("the node join added after the snapshot survived the restore")
@@ -82,6 +124,21 @@ func TestClusterLifecycle(t *testing.T) {
 		mustRun(t, "down")
 		if out, _ := docker(t, "ps", "--quiet", "--filter", "label="+clusterLabel); out != "" {
 			t.Errorf("containers still run after down: %s", out)
+		}
+		// A request that does not fit the stopped cluster is refused, and
+		// the cluster is left as it was.
+		for _, c := range []struct{ env, want string }{
+			{"NUM_NODES=3", "`join` adds one worker"},
+			{"NUM_NODES=1", "asks for fewer"},
+			{"DIND_K8S_VERSION=v1.36.3", "runs Kubernetes v1.37.2 and DIND_K8S_VERSION=v1.36.3 asks for another"},
+		} {
+			out, err := run(t, clusterEnv(c.env), "up")
+			if err == nil || !strings.Contains(out, c.want) {
+				t.Errorf("%s up on a stopped cluster: %v; want a refusal saying %q:\n%s", c.env, err, c.want, out)
+			}
+		}
+		if out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel, "--filter", "status=exited"); len(strings.Fields(out)) != 3 {
+			t.Errorf("after refused ups, the stopped cluster has %d stopped nodes, want 3", len(strings.Fields(out)))
 		}
 		out := mustRun(t, "up")
 		if !strings.Contains(out, "resumed") {
@@ -266,8 +323,18 @@ func checkClean(t *testing.T) {
 	if len(snapshots()) == 0 {
 		t.Error("the cluster has no snapshot in the cache before clean")
 	}
+	// An image a user made of a node carries the node's labels, and is the
+	// user's.
+	committed := "dind-cluster-test/committed-node:1"
+	if _, err := docker(t, "commit", "kube-node-1-cluster-9", committed); err != nil {
+		t.Fatal(err)
+	}
+	defer docker(t, "rmi", committed)
 	mustRun(t, "clean")
-	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}, {"images"}} {
+	if _, err := docker(t, "image", "inspect", committed); err != nil {
+		t.Errorf("clean removed %s, an image the user committed of a node: %v", committed, err)
+	}
+	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}} {
 		out, err := docker(t, append(kind, "--quiet", "--filter", "label="+clusterLabel)...)
 		if err != nil || out != "" {
 			t.Errorf("docker %s still lists objects of the cluster after clean: %q %v", kind[0], out, err)
@@ -283,48 +350,114 @@ func checkClean(t *testing.T) {
 	if !strings.Contains(string(contexts), "foreign") || strings.Contains(string(contexts), contextName) {
 		t.Errorf("contexts after clean: %q; want foreign kept and %s gone", contexts, contextName)
 	}
+	// A context of the cluster's name that another cluster wrote (another
+	// cache folder, another machine's cluster) is not this cluster's.
+	for _, args := range [][]string{
+		{"config", "set-cluster", contextName, "--server=https://192.0.2.1:6443"},
+		{"config", "set", "clusters." + contextName + ".certificate-authority-data", otherCA(t)},
+		{"config", "set-context", contextName, "--cluster=" + contextName},
+	} {
+		if out, err := exec.Command(kubectlPath(), append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	if out := mustRun(t, "clean"); !strings.Contains(out, "left alone") {
+		t.Errorf("clean of a gone cluster does not say it left another cluster's context alone:\n%s", out)
+	}
+	contexts, _ = exec.Command(kubectlPath(), "--kubeconfig", kubeconfig, "config", "get-contexts", "--output=name").Output()
+	if !strings.Contains(string(contexts), contextName) {
+		t.Errorf("clean removed context %s, which another cluster wrote: %q", contextName, contexts)
+	}
+	exec.Command(kubectlPath(), "--kubeconfig", kubeconfig, "config", "delete-context", contextName).Run()
+	exec.Command(kubectlPath(), "--kubeconfig", kubeconfig, "config", "delete-cluster", contextName).Run()
 }
 
-// interruptedUp starts up, waits until interruptNow says so (for 3
-// minutes at most), then interrupts it as Ctrl-C does and waits for it to
-// stop. It tells whether interruptNow said so.
-func interruptedUp(t *testing.T, interruptNow func() bool) (reached bool) {
+// otherCA is a CA certificate of no cluster of the tests, base64-encoded
+// as kubeconfigs hold it.
+func otherCA(t *testing.T) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// interruptedUp starts up, waits until interruptNow says so, given up's
+// output so far (for 3 minutes at most), then sends it sig, as Ctrl-C
+// (SIGINT), a cancelled CI job (SIGTERM) or the OOM killer (SIGKILL) would,
+// and waits for it to stop. It tells whether interruptNow said so.
+func interruptedUp(t *testing.T, sig syscall.Signal, interruptNow func(output string) bool) (reached bool) {
 	t.Helper()
 	cmd := exec.Command(dindCluster(t), "up")
 	cmd.Env = clusterEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for deadline := time.Now().Add(3 * time.Minute); !reached && time.Now().Before(deadline); {
-		if reached = interruptNow(); !reached {
+		if reached = interruptNow(out.String()); !reached {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	cmd.Process.Signal(sig)
 	select {
 	case err := <-done:
 		if err == nil {
-			t.Log("up finished before the interrupt reached it")
+			t.Log("up finished before the signal reached it")
 		}
 	case <-time.After(time.Minute):
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		t.Error("up did not stop within a minute of the interrupt")
+		t.Errorf("up did not stop within a minute of %v", sig)
 	}
+	t.Logf("up, stopped by %v:\n%s", sig, out.String())
 	return reached
+}
+
+// lockedBuffer collects a process's output while a test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// nodesCreated tells whether the tests' cluster has a container in state
+// ("" for any).
+func nodesCreated(t *testing.T, state string) bool {
+	args := []string{"ps", "--all", "--quiet", "--filter", "label=" + clusterLabel}
+	if state != "" {
+		args = append(args, "--filter", "status="+state)
+	}
+	out, _ := docker(t, args...)
+	return out != ""
 }
 
 // checkInterruptedRestore interrupts up while it replaces the nodes, when a
 // node is created and not yet started, and checks that the next up restores
 // a cluster whose nodes are Ready.
 func checkInterruptedRestore(t *testing.T) {
-	if !interruptedUp(t, func() bool {
-		out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel, "--filter", "status=created")
-		return out != ""
-	}) {
+	if !interruptedUp(t, syscall.SIGINT, func(string) bool { return nodesCreated(t, "created") }) {
 		t.Log("no node was seen created and not started: up was interrupted later")
 	}
 	if out := mustRun(t, "up"); !strings.Contains(out, "restored") {
@@ -340,14 +473,11 @@ func checkInterruptedRestore(t *testing.T) {
 // checkInterruptedUp interrupts up once nodes exist, and checks that clean
 // removes what it left.
 func checkInterruptedUp(t *testing.T) {
-	if !interruptedUp(t, func() bool {
-		out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel)
-		return out != ""
-	}) {
+	if !interruptedUp(t, syscall.SIGINT, func(string) bool { return nodesCreated(t, "") }) {
 		t.Fatal("up made no node container in 3 minutes")
 	}
 	mustRun(t, "clean")
-	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}, {"images"}} {
+	for _, kind := range [][]string{{"ps", "--all"}, {"volume", "ls"}, {"network", "ls"}} {
 		if out, _ := docker(t, append(kind, "--quiet", "--filter", "label="+clusterLabel)...); out != "" {
 			t.Errorf("after an interrupted up and clean, docker %s lists %q", kind[0], out)
 		}
