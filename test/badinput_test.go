@@ -41,7 +41,7 @@ func TestForeignContainerWithANodesNameIsRefused(t *testing.T) {
 	dindCluster(t)
 	mustRun(t, "clean")
 	docker(t, "rm", "--force", master)
-	if _, err := docker(t, "create", "--name", master, mustImage(t), "/bin/true"); err != nil {
+	if _, err := docker(t, "create", "--name", master, emptyImage(t), "/bin/true"); err != nil {
 		t.Fatal(err)
 	}
 	defer docker(t, "rm", "--force", master)

@@ -56,6 +56,7 @@ var kindsByText = []struct {
 	{"no such volume", ErrNotFound},
 	{"no such image", ErrNotFound},
 	{"no such object", ErrNotFound},
+	{"is not connected to network", ErrNotFound},
 	{"is already in use by container", ErrNameInUse},
 	{"already exists", ErrNameInUse},
 	{"port is already allocated", ErrPortTaken},
@@ -70,7 +71,7 @@ var kindsByText = []struct {
 	{"error during connect", ErrUnreachable},
 }
 
-var networkNotFound = regexp.MustCompile(`network \S+ not found`)
+var networkNotFound = regexp.MustCompile(`(network|endpoint) \S+ not found`)
 
 func classify(op string, err error) error {
 	if err == nil {
