@@ -68,6 +68,10 @@ type Config struct {
 	KubeadmArgs []string // DIND_KUBEADM_ARGS split into words
 	Debug       bool     // DIND_DEBUG
 
+	Registry       bool // DIND_REGISTRY: run the local registry and point the nodes at it
+	RegistryPort   int  // DIND_REGISTRY_PORT: where it listens on the Docker host's 127.0.0.1
+	RegistryMirror bool // DIND_REGISTRY_MIRROR: nodes ask it first for registry.k8s.io and docker.io images
+
 	settings  map[string]string // the values Load read, for WithNetworkID
 	networkID int
 	mgmt      []netip.Prefix // cluster ID injected; IPv4 first in dual-stack
@@ -174,6 +178,15 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	c.AptMirror = l.get("DIND_APT_MIRROR")
 	c.KubeadmArgs = strings.Fields(l.get("DIND_KUBEADM_ARGS"))
 	c.Debug = l.get("DIND_DEBUG") != ""
+	c.Registry = l.onOff("DIND_REGISTRY")
+	c.RegistryPort = l.port("DIND_REGISTRY_PORT")
+	if c.RegistryPort == 0 {
+		c.RegistryPort, _ = strconv.Atoi(knobDefault("DIND_REGISTRY_PORT"))
+	}
+	c.RegistryMirror = l.onOff("DIND_REGISTRY_MIRROR")
+	if c.RegistryMirror && !c.Registry {
+		l.fail("DIND_REGISTRY_MIRROR", l.get("DIND_REGISTRY_MIRROR"), "needs the local registry: unset DIND_REGISTRY=off, or DIND_REGISTRY_MIRROR")
+	}
 
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, err
@@ -243,6 +256,22 @@ func (l *loader) number(name string, min, max int) int {
 		return def
 	}
 	return n
+}
+
+// onOff reads a switch: on, off, or its default when unset.
+func (l *loader) onOff(name string) bool {
+	v := l.get(name)
+	if v == "" {
+		v = knobDefault(name)
+	}
+	switch strings.ToLower(v) {
+	case "on", "y", "yes", "true", "1":
+		return true
+	case "off", "n", "no", "false", "0":
+		return false
+	}
+	l.fail(name, v, "must be on or off")
+	return knobDefault(name) == "on"
 }
 
 func (l *loader) port(name string) int {

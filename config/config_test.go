@@ -82,7 +82,7 @@ func TestDefaults(t *testing.T) {
 		{"VersionGiven", c.VersionGiven, false},
 		{"Warnings", len(c.Warnings), 0},
 		{"NetworkIDFixed", c.NetworkIDFixed(), true},
-		{"MaxNodeIndex", c.MaxNodeIndex(), 252},
+		{"MaxNodeIndex", c.MaxNodeIndex(), 251},
 		{"File", c.File, ""},
 	}
 	for _, check := range checks {

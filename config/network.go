@@ -355,9 +355,16 @@ func (c *Config) PodSubnet(i int) netip.Prefix {
 func (c *Config) MaxNodeIndex() int {
 	last := 255 - 2 // PodSubnet puts 2+i in 8 bits
 	for _, p := range c.mgmt {
-		last = min(last, lastHost(p)-2) // NodeIP is host 2+i
+		last = min(last, lastHost(p)-1-2) // NodeIP is host 2+i; the last host is the registry's
 	}
 	return last
+}
+
+// RegistryIP is the local registry's address on the management network:
+// its last host address, which no node takes. Fixed, so that the registry
+// never takes the address of a node being made.
+func (c *Config) RegistryIP() netip.Addr {
+	return addrPlus(c.MgmtCIDR().Addr(), lastHost(c.MgmtCIDR()))
 }
 
 // lastHost is the offset of p's last host address: IPv4 keeps its last

@@ -244,11 +244,11 @@ func TestMaxNodeIndex(t *testing.T) {
 		vars map[string]string
 		want int
 	}{
-		{map[string]string{}, 252}, // 10.192.0.254; .255 is the broadcast
-		{map[string]string{"CLUSTER_ID": "254", "MGMT_CIDRS": "10.150.0.0/24"}, 252},
+		{map[string]string{}, 251}, // 10.192.0.253; .254 is the registry's, .255 the broadcast
+		{map[string]string{"CLUSTER_ID": "254", "MGMT_CIDRS": "10.150.0.0/24"}, 251},
 		{map[string]string{"IP_MODE": "ipv6"}, 253}, // pod subnet slot 255
 		{map[string]string{"IP_MODE": "ipv6", "MGMT_CIDRS": "fd00:20::/112", "POD_NETWORK_CIDR": "fd00:40::/120"}, 253},
-		{map[string]string{"IP_MODE": "dual-stack"}, 252},
+		{map[string]string{"IP_MODE": "dual-stack"}, 251},
 	}
 	for _, tc := range cases {
 		c := mustLoad(t, tc.vars)
@@ -260,8 +260,11 @@ func TestMaxNodeIndex(t *testing.T) {
 		// The last node has an address in the network, short of a broadcast,
 		// and a pod subnet within the pod network.
 		ip, mgmt := c.NodeIP(last), c.MgmtCIDR()
-		if !mgmt.Contains(ip) || (ip.Is4() && ip == addrPlus(mgmt.Addr(), 255)) {
-			t.Errorf("%v: NodeIP(%d) = %v, not a host of %v", tc.vars, last, ip, mgmt)
+		if !mgmt.Contains(ip) || (ip.Is4() && ip == addrPlus(mgmt.Addr(), 255)) || ip == c.RegistryIP() {
+			t.Errorf("%v: NodeIP(%d) = %v, not a host of %v, or the registry's", tc.vars, last, ip, mgmt)
+		}
+		if !mgmt.Contains(c.RegistryIP()) || c.RegistryIP().Compare(ip) <= 0 {
+			t.Errorf("%v: RegistryIP() = %v, not a host of %v after the last node's", tc.vars, c.RegistryIP(), mgmt)
 		}
 		if sub := c.PodSubnet(last); !c.PodCIDR().Contains(sub.Addr()) || int(sub.Addr().AsSlice()[c.PodCIDR().Bits()/8]) != 2+last {
 			t.Errorf("%v: PodSubnet(%d) = %v", tc.vars, last, sub)
@@ -291,8 +294,8 @@ func TestNumNodesWithinNetworks(t *testing.T) {
 		numNodes string
 		wantErr  string
 	}{
-		{"12", ""},
-		{"13", "NUM_NODES=13: the networks have room for kube-node-12 at most (management address 10.1.0.14, pod subnet 10.244.14.0/24); use at most 12"},
+		{"11", ""},
+		{"12", "NUM_NODES=12: the networks have room for kube-node-11 at most (management address 10.1.0.13, pod subnet 10.244.13.0/24); use at most 11"},
 		{"101", "NUM_NODES=101: must be a whole number from 0 to 100"},
 	}
 	for _, tc := range cases {

@@ -16,7 +16,7 @@ import (
 	"text/template"
 )
 
-//go:embed node kubeadm cni pause/main.go
+//go:embed node kubeadm cni pause/main.go registry
 var files embed.FS
 
 // Images are the names of the cluster images, exactly as kubeadm asks for them.
@@ -53,6 +53,16 @@ type Values struct {
 	NodeName  string
 	NodeIP    string
 	PodSubnet string
+
+	Registry RegistryValues
+}
+
+// RegistryValues are what the local registry's files are rendered from.
+type RegistryValues struct {
+	Host      string // as the Docker host reaches it: localhost:PORT
+	Container string // as nodes reach it on the cluster's network
+	// For a mirror: the registry mirrored, and its own server.
+	Upstream, UpstreamServer string
 }
 
 // File is one file to place inside a node.
@@ -100,6 +110,12 @@ func Render(name string, v Values) ([]byte, error) {
 		return nil, fmt.Errorf("no embedded file %s: %w", name, err)
 	}
 	return render(name, content, v)
+}
+
+// RegistryConfig is the local registry's configuration.
+func RegistryConfig() []byte {
+	b, _ := files.ReadFile("registry/config.yml")
+	return b
 }
 
 // PauseSource is the Go source of the pause program.

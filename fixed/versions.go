@@ -29,6 +29,10 @@ const (
 	cniPlugins = "v1.9.1"
 )
 
+// Registry is the github.com/distribution/distribution/v3 version the local
+// registry is built from.
+const Registry = "v3.1.2"
+
 // Sets are the supported version sets, newest first.
 var Sets = []Set{
 	{Kubernetes: "v1.37.2", Etcd: "v3.7.0", EtcdImage: "3.7.0-0", CoreDNS: "v1.14.6", Pause: "3.10.2",

@@ -22,9 +22,11 @@ import (
 
 // Aliases keep the seed's spellings of commands working.
 var Aliases = map[string]interface{}{
-	"apiserver-port": ApiserverPort,
-	"split-dump":     SplitDump,
-	"split-dump64":   SplitDump64,
+	"apiserver-port":  ApiserverPort,
+	"split-dump":      SplitDump,
+	"registry-remove": RegistryRemove,
+	"registry-clean":  RegistryClean,
+	"split-dump64":    SplitDump64,
 }
 
 // Load copies an image from the Docker engine into every node, for pods to use without a registry.
@@ -36,6 +38,57 @@ func Load(ctx context.Context, image string) error {
 		return err
 	}
 	return c.Load(ctx, image)
+}
+
+// Registry starts the local registry, shared by the clusters of the engine, and tells where it is.
+func Registry(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	where, err := c.Registry(ctx)
+	fmt.Print(where)
+	return err
+}
+
+// RegistryRemove removes the local registry's container; its images stay on their volume for the next one.
+func RegistryRemove(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.RemoveRegistry(ctx, false)
+}
+
+// RegistryClean removes the local registry and the images it held.
+func RegistryClean(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	return c.RemoveRegistry(ctx, true)
+}
+
+// Push copies an image of the Docker engine into the local registry: localhost:PORT/NAME as it is, others under the name mirror mode serves them by.
+func Push(ctx context.Context, image string) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	c, err := newCluster()
+	if err != nil {
+		return err
+	}
+	name, err := c.Push(ctx, image)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("pushed %s as %s\n", image, name)
+	return nil
 }
 
 // Build builds every binary and image of the Kubernetes version set, offline, and prints the timeline.

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -109,9 +110,10 @@ func TestClusterLifecycle(t *testing.T) {
 				t.Errorf("%s, made after the snapshot, survived the restore", kind)
 			}
 		}
-		// 2 volumes a node and the master's etcd: a restore leaves no more.
-		if vols, _ := docker(t, "volume", "ls", "--quiet", "--filter", "label="+clusterLabel); len(strings.Fields(vols)) != 7 {
-			t.Errorf("after a restore the cluster has %d volumes, want 7: %s", len(strings.Fields(vols)), vols)
+		// 2 volumes a node, the master's etcd and the cluster's record: a
+		// restore leaves no more.
+		if vols, _ := docker(t, "volume", "ls", "--quiet", "--filter", "label="+clusterLabel); len(strings.Fields(vols)) != 8 {
+			t.Errorf("after a restore the cluster has %d volumes, want 8: %s", len(strings.Fields(vols)), vols)
 		}
 		applyWorkloads(t)
 		checkServing(t)
@@ -201,6 +203,12 @@ func checkNodeContents(t *testing.T) {
 // buildTestImage makes the test workload image from test/testapp, without a
 // registry: a static binary on an empty base.
 func buildTestImage(t *testing.T) {
+	makeTestImage(t)
+	mustRun(t, "load", testImage)
+}
+
+// makeTestImage builds the test workload image in the Docker engine.
+func makeTestImage(t *testing.T) {
 	dir := filepath.Join(workDir, "testapp")
 	os.MkdirAll(dir, 0o755)
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "testapp"), "./testapp")
@@ -212,7 +220,6 @@ func buildTestImage(t *testing.T) {
 	if out, err := docker(t, "build", "--quiet", "--tag", testImage, dir); err != nil {
 		t.Fatalf("building the test image: %v\n%s", err, out)
 	}
-	mustRun(t, "load", testImage)
 }
 
 const workloads = `
@@ -484,6 +491,23 @@ func checkInterruptedUp(t *testing.T) {
 	}
 }
 
+// emptyImage is an image of no file, for containers that are made and
+// never started: it needs no build.
+func emptyImage(t *testing.T) string {
+	const name = "dind-cluster-test/empty:1"
+	var archive bytes.Buffer
+	tw := tar.NewWriter(&archive)
+	tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777})
+	tw.Close()
+	cmd := exec.Command("docker", "import", "-", name)
+	cmd.Stdin = &archive
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("making an empty image: %v: %s", err, out)
+	}
+	return name
+}
+
+// mustImage is the node base image, which the supply chain built.
 func mustImage(t *testing.T) string {
 	out, err := docker(t, "images", "--quiet", "--filter", "label=dind-cluster.artifact=base")
 	if err != nil || out == "" {

@@ -41,6 +41,10 @@ type Builder struct {
 	keys      map[string]string // component -> its cache key
 	BaseImage string
 	NodeImage string
+	// WithRegistry adds the local registry's image to the steps, named in
+	// RegistryImage once built.
+	WithRegistry  bool
+	RegistryImage string
 }
 
 // New prepares a builder; nothing runs until its steps do.
@@ -109,6 +113,9 @@ func (b *Builder) Steps() []steps.Step {
 			Needs: []string{"base-image", "kubernetes", "containerd", "runc", "cni-plugins", "cluster-images"},
 			Done:  b.nodeImageDone, Run: b.buildNodeImage},
 	)
+	if b.WithRegistry {
+		out = append(out, b.registrySteps()...)
+	}
 	return out
 }
 
@@ -292,7 +299,9 @@ const timingsFile = "build-timings.log"
 // the cache's timings log.
 func RecordTimings(cacheDir string, timeline steps.Timeline) error {
 	supply := map[string]bool{}
-	for _, s := range New(fixed.Default, cache.Cache{}, nil).Steps() {
+	all := New(fixed.Default, cache.Cache{}, nil)
+	all.WithRegistry = true
+	for _, s := range all.Steps() {
 		supply[s.Name] = s.Done != nil // probes always run: they are not builds
 	}
 	var lines strings.Builder

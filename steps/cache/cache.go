@@ -107,6 +107,11 @@ func (c Cache) sweep(kind, filling string) {
 // directory) and returns the function that releases it. It waits, as long as
 // ctx allows, for another process holding the same lock.
 func (c Cache) Lock(ctx context.Context, name string) (func(), error) {
+	return c.LockAs(ctx, name, name)
+}
+
+// LockAs is Lock, telling whoever waits for the lock that it is for what.
+func (c Cache) LockAs(ctx context.Context, name, what string) (func(), error) {
 	told := false
 	for {
 		unlock, err := c.tryLock(name)
@@ -118,7 +123,7 @@ func (c Cache) Lock(ctx context.Context, name string) (func(), error) {
 			if len(who) > 0 {
 				who = append([]byte(" ("), append(who, ')')...)
 			}
-			fmt.Fprintf(c.Waiting, "waiting for another dind-cluster run%s to finish with %s\n", who, name)
+			fmt.Fprintf(c.Waiting, "waiting for another dind-cluster run%s to finish with %s\n", who, what)
 			told = true
 		}
 		select {

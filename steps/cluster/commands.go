@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dind-cluster/dind-cluster/steps/docker"
+	"github.com/dind-cluster/dind-cluster/steps/registry"
 )
 
 // Commands other than up. Each acts on the nodes it observes, those join
@@ -167,6 +168,10 @@ func (c *Cluster) removeOnce(ctx context.Context) error {
 	}
 	errs = multierror.Append(errs, err)
 	networks, err := c.Docker.Networks(ctx, c.ours())
+	for _, n := range networks {
+		// The local registry is attached to it, and outlives the cluster.
+		errs = multierror.Append(errs, registry.Disconnect(ctx, c.Docker, n.Name))
+	}
 	if err == nil {
 		err = c.Docker.RemoveNetworks(ctx, namesOf(networks, func(x docker.Network) string { return x.Name })...)
 	}
@@ -206,6 +211,10 @@ func (c *Cluster) Status(ctx context.Context) (string, error) {
 	for _, ct := range s.Containers() {
 		addresses, _ := c.Docker.Addresses(ctx, ct.Name)
 		fmt.Fprintf(&b, "  %-28s %-8s %s\n", ct.Name, ct.State, strings.Join(addresses, " "))
+	}
+	if c.Cfg.Registry {
+		line, _ := c.localRegistry().Status(ctx)
+		b.WriteString(line)
 	}
 	if port, err := c.Docker.PublishedPort(ctx, c.Cfg.MasterName(), apiServerPort); err == nil {
 		fmt.Fprintf(&b, "API server: https://127.0.0.1:%d\n", port)

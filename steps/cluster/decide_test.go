@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"github.com/dind-cluster/dind-cluster/steps"
 	"slices"
 	"strings"
 	"testing"
@@ -171,5 +172,30 @@ func TestDecisions(t *testing.T) {
 				t.Errorf("version %s; want %s", d.Versions.Kubernetes, want)
 			}
 		})
+	}
+}
+
+// Every decision makes a plan the engine accepts: step names unique, every
+// need in the plan, no cycle; with and without the registry.
+func TestEveryDecisionMakesAValidPlan(t *testing.T) {
+	for _, registry := range []string{"on", "off"} {
+		cfg := testConfig(t, map[string]string{"DIND_REGISTRY": registry})
+		record := Record{UID: "u", Kubernetes: "v1.37.2", NodeImage: "img", Workers: 2}
+		nodes := nodesUpTo(cfg, 2)
+		for _, d := range []Decision{
+			{Action: Create, Nodes: nodes, Workers: 2, Versions: cfg.Versions},
+			{Action: Create, Nodes: nodes, Workers: 2, Versions: cfg.Versions, RemoveLeftovers: true},
+			{Action: Resume, Nodes: nodes, Record: record, NodeImage: "img", Versions: cfg.Versions},
+			{Action: Restore, Nodes: nodes, Record: record, NodeImage: "img", Versions: cfg.Versions, Drop: nodesUpTo(cfg, 3)[3:]},
+		} {
+			r := &run{Cluster: New(cfg, nil), decision: d}
+			plan, err := r.plan()
+			if err == nil {
+				_, err = steps.NewPlan(plan...)
+			}
+			if err != nil {
+				t.Errorf("DIND_REGISTRY=%s, %s (remove leftovers %v): %v", registry, d.Action, d.RemoveLeftovers, err)
+			}
+		}
 	}
 }

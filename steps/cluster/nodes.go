@@ -65,6 +65,11 @@ func (r *run) startNew(ctx context.Context, n Node, all []Node) error {
 	if err != nil {
 		return err
 	}
+	registryFiles, err := r.registryFiles()
+	if err != nil {
+		return err
+	}
+	files = append(files, registryFiles...)
 	if err := r.createNode(ctx, n, n.Name); err != nil {
 		return err
 	}
@@ -136,8 +141,12 @@ func (r *run) startNode(ctx context.Context, n Node) error {
 	return nil
 }
 
-// resumeNode starts a node down stopped, or thaws one pause froze.
+// resumeNode starts a node down stopped, or thaws one pause froze, with
+// its registry configuration as configured now.
 func (r *run) resumeNode(ctx context.Context, n Node) error {
+	if err := r.placeRegistryFiles(ctx, n.Name); err != nil {
+		return err
+	}
 	switch r.state.Nodes[n.Index].State {
 	case "running":
 		return nil
@@ -145,6 +154,16 @@ func (r *run) resumeNode(ctx context.Context, n Node) error {
 		return r.Docker.Unpause(ctx, n.Name)
 	}
 	return r.startNode(ctx, n)
+}
+
+// placeRegistryFiles copies the registry configuration into a container,
+// running or not.
+func (r *run) placeRegistryFiles(ctx context.Context, container string) error {
+	files, err := r.registryFiles()
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	return copyFiles(ctx, r.Docker, container, files)
 }
 
 // dropStagedAndJoined removes, before a restore, the replacements an
@@ -195,7 +214,7 @@ func (r *run) restoreNode(ctx context.Context, n Node) error {
 		if err := r.Docker.CopyIn(gctx, staged, "/", f); err != nil {
 			return fmt.Errorf("placing the snapshot of %s: %w", n.Name, err)
 		}
-		return nil
+		return r.placeRegistryFiles(gctx, staged)
 	})
 	if err := g.Wait(); err != nil {
 		return err

@@ -24,6 +24,9 @@ const (
 	stepReady      = "ready"
 	stepSnapshot   = "snapshot"
 	stepRecord     = "record"
+
+	stepRegistry          = "local-registry"
+	stepRegistryConfigMap = "registry-configmap"
 )
 
 func stepStart(n Node) string   { return "start-" + n.Name }
@@ -122,7 +125,7 @@ func (c *Cluster) lockAndObserve(ctx context.Context) (unlock func(), s State, e
 		return nil, s, err
 	}
 	lock := cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}
-	unlock, err = lock.Lock(ctx, "cluster-"+engineDir(engine.ID)+"-"+c.Cfg.ClusterName())
+	unlock, err = lock.LockAs(ctx, "cluster-"+engineDir(engine.ID)+"-"+c.Cfg.ClusterName(), "cluster "+c.Cfg.ClusterName())
 	if err != nil {
 		return nil, s, err
 	}
@@ -136,7 +139,7 @@ func (c *Cluster) lockAndObserve(ctx context.Context) (unlock func(), s State, e
 // plan is the decision as steps.
 func (r *run) plan() ([]steps.Step, error) {
 	r.builder = build.New(r.Cfg.Versions, cache.Cache{Dir: r.Cfg.CacheDir, Waiting: r.Out}, r.Out)
-	r.builder.Docker, r.builder.AptMirror = r.Docker, r.Cfg.AptMirror
+	r.builder.Docker, r.builder.AptMirror, r.builder.WithRegistry = r.Docker, r.Cfg.AptMirror, r.Cfg.Registry
 	plan := append(r.builder.Steps(), r.preflight())
 	var ready []string // the steps after which every node runs its kubelet
 	var kubeconfigAfter string
@@ -157,6 +160,7 @@ func (r *run) plan() ([]steps.Step, error) {
 			networkNeeds = append(networkNeeds, stepLeftovers)
 		}
 		plan = append(plan, steps.Step{Name: stepNetwork, Needs: networkNeeds, Run: r.createNetwork})
+		plan = append(plan, r.registryStep(stepNetwork)...)
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: stepStart(n), Needs: []string{stepNetwork}, Run: func(ctx context.Context) error {
 				return r.startNew(ctx, n, nodes)
@@ -171,6 +175,7 @@ func (r *run) plan() ([]steps.Step, error) {
 		ready, kubeconfigAfter = append(ready, stepInit), stepInit
 	case Resume:
 		r.record = d.Record
+		plan = append(plan, r.registryStep(stepPreflight)...)
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: stepStart(n), Needs: []string{stepPreflight}, Run: func(ctx context.Context) error {
 				return r.resumeNode(ctx, n)
@@ -186,6 +191,7 @@ func (r *run) plan() ([]steps.Step, error) {
 			plan = append(plan, steps.Step{Name: stepNetwork, Needs: []string{stepPreflight}, Run: r.createNetwork})
 			needs = append(needs, stepNetwork)
 		}
+		plan = append(plan, r.registryStep(needs[len(needs)-1])...)
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: stepRestore(n), Needs: needs,
 				Run: func(ctx context.Context) error { return r.restoreNode(ctx, n) }})
@@ -199,9 +205,22 @@ func (r *run) plan() ([]steps.Step, error) {
 			return r.waitReady(ctx, r.started, nodeNames(nodes), true)
 		}},
 	)
+	if r.Cfg.Registry {
+		// A new cluster's snapshot holds it; a restored or resumed one gets it
+		// again, for the registry's port may have changed.
+		after := stepKubeconfig
+		if d.Action == Create {
+			after = stepReady
+		}
+		plan = append(plan, steps.Step{Name: stepRegistryConfigMap, Needs: []string{after, stepRegistry}, Run: r.advertiseRegistry})
+	}
 	if d.Action == Create {
+		snapshotNeeds := []string{stepReady}
+		if r.Cfg.Registry {
+			snapshotNeeds = append(snapshotNeeds, stepRegistryConfigMap)
+		}
 		plan = append(plan,
-			steps.Step{Name: stepSnapshot, Needs: []string{stepReady}, Run: func(ctx context.Context) error {
+			steps.Step{Name: stepSnapshot, Needs: snapshotNeeds, Run: func(ctx context.Context) error {
 				return r.takeSnapshot(ctx, r.state.EngineID, r.record, nodes)
 			}},
 			steps.Step{Name: stepRecord, Needs: []string{stepSnapshot}, Run: func(ctx context.Context) error {

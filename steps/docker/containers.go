@@ -48,6 +48,7 @@ type ContainerSpec struct {
 	Entrypoint string   // "" keeps the image's
 	Cmd        []string // empty keeps the image's
 	Remove     bool     // remove the container when it exits (Run only)
+	Restart    string   // restart policy: "always" starts it again with the engine
 }
 
 func (s ContainerSpec) args() []string {
@@ -101,6 +102,9 @@ func (s ContainerSpec) args() []string {
 	}
 	if s.Remove {
 		a = append(a, "--rm")
+	}
+	if s.Restart != "" {
+		add("--restart", s.Restart)
 	}
 	return append(append(a, s.Image), s.Cmd...)
 }

@@ -76,3 +76,13 @@ func (d CLI) Commit(ctx context.Context, container, ref string, changes ...strin
 func (d CLI) Save(ctx context.Context, ref string, w io.Writer) error {
 	return d.stream(ctx, "saving image "+ref, nil, w, "save", ref)
 }
+
+// Tag gives image src the name dst too.
+func (d CLI) Tag(ctx context.Context, src, dst string) error {
+	return d.run(ctx, "tagging "+src+" as "+dst, "tag", src, dst)
+}
+
+// Push pushes image ref to the registry its name starts with.
+func (d CLI) Push(ctx context.Context, ref string) error {
+	return d.run(ctx, "pushing "+ref, "push", "--quiet", ref)
+}

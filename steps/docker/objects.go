@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -126,4 +127,28 @@ func (d CLI) RemoveNetworks(ctx context.Context, names ...string) error {
 		return nil
 	}
 	return d.run(ctx, "removing networks "+strings.Join(names, ", "), append([]string{"network", "rm"}, names...)...)
+}
+
+// Connect attaches a container to a network, at address ip; it is no
+// error when it is attached already.
+func (d CLI) Connect(ctx context.Context, network, container, ip string) error {
+	args := []string{"network", "connect"}
+	if ip != "" {
+		args = append(args, "--ip", ip)
+	}
+	err := d.run(ctx, "connecting "+container+" to network "+network, append(args, network, container)...)
+	if errors.Is(err, ErrNameInUse) {
+		return nil // "endpoint with name ... already exists in network"
+	}
+	return err
+}
+
+// Disconnect detaches a container from a network; it is no error when it
+// is not attached.
+func (d CLI) Disconnect(ctx context.Context, network, container string) error {
+	err := d.run(ctx, "disconnecting "+container+" from network "+network, "network", "disconnect", "--force", network, container)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -40,6 +40,8 @@ type Provider interface {
 	Network(ctx context.Context, name string) (Network, error)
 	CreateNetwork(ctx context.Context, s NetworkSpec) error
 	RemoveNetworks(ctx context.Context, names ...string) error
+	Connect(ctx context.Context, network, container, ip string) error
+	Disconnect(ctx context.Context, network, container string) error
 
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	Images(ctx context.Context, labels Labels) ([]Image, error)
@@ -47,6 +49,8 @@ type Provider interface {
 	Import(ctx context.Context, archive io.Reader, ref string, changes ...string) error
 	Commit(ctx context.Context, container, ref string, changes ...string) error
 	Save(ctx context.Context, ref string, w io.Writer) error
+	Tag(ctx context.Context, src, dst string) error
+	Push(ctx context.Context, ref string) error
 }
 
 var _ Provider = CLI{}
