@@ -31,8 +31,8 @@ var (
 
 	// The modes and plugins dind-cluster can bring up today. Implementing one
 	// means adding it here.
-	implementedIPModes    = []string{IPv4}
-	implementedCNIPlugins = []string{"bridge"}
+	implementedIPModes    = []string{IPv4, DualStack}
+	implementedCNIPlugins = []string{"bridge", "ptp"}
 )
 
 // Config is a validated configuration.
@@ -75,8 +75,8 @@ type Config struct {
 	settings  map[string]string // the values Load read, for WithNetworkID
 	networkID int
 	mgmt      []netip.Prefix // cluster ID injected; IPv4 first in dual-stack
-	service   netip.Prefix
-	pod       netip.Prefix
+	service   []netip.Prefix // IPv4 first in dual-stack
+	pod       []netip.Prefix // IPv4 first in dual-stack
 }
 
 // FromEnvironment loads the configuration from the process environment and

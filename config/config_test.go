@@ -187,7 +187,7 @@ func TestInvalidKnobs(t *testing.T) {
 		{map[string]string{"DIND_LABEL": "foo-3"}, "DIND_LABEL=foo-3: must not end in -NUMBER, which is how CLUSTER_ID is appended; set DIND_LABEL=foo CLUSTER_ID=3 instead"},
 		{map[string]string{"IP_MODE": "ipv5"}, "IP_MODE=ipv5: must be one of ipv4, ipv6, dual-stack"},
 		{map[string]string{"IP_MODE": "ipv6"}, "IP_MODE=ipv6: not implemented yet; use ipv4"},
-		{map[string]string{"IP_MODE": "dual-stack"}, "IP_MODE=dual-stack: not implemented yet; use ipv4"},
+		{map[string]string{"IP_MODE": "ipv6"}, "IP_MODE=ipv6: not implemented yet; use ipv4 or dual-stack"},
 		{map[string]string{"CNI_PLUGIN": "cilium"}, "CNI_PLUGIN=cilium: must be one of bridge, ptp, flannel, calico, weave, kube-router"},
 		{map[string]string{"CNI_PLUGIN": "flannel"}, "CNI_PLUGIN=flannel: not implemented yet; use bridge"},
 		{map[string]string{"MGMT_CIDRS": "10.192.0.0/16"}, "MGMT_CIDRS=10.192.0.0/16: an IPv4 management network must be a /24, e.g. 10.192.0.0/24"},

@@ -58,8 +58,8 @@ func familyName(is6 bool) string {
 func (l *loader) networks(c *Config) {
 	var mgmtName string
 	c.mgmt, mgmtName = l.mgmtNetworks(c)
-	c.service = l.serviceNetwork(c)
-	c.pod = l.podNetwork(c)
+	c.service = l.serviceNetworks(c)
+	c.pod = l.podNetworks(c)
 	l.nat64(c)
 
 	type named struct {
@@ -70,7 +70,12 @@ func (l *loader) networks(c *Config) {
 	for _, p := range c.mgmt {
 		nets = append(nets, named{"management", mgmtName, p})
 	}
-	nets = append(nets, named{"service", "SERVICE_CIDR", c.service}, named{"pod", "POD_NETWORK_CIDR", c.pod})
+	for _, p := range c.service {
+		nets = append(nets, named{"service", "SERVICE_CIDR", p})
+	}
+	for _, p := range c.pod {
+		nets = append(nets, named{"pod", "POD_NETWORK_CIDR", p})
+	}
 	for j, b := range nets {
 		for _, a := range nets[:j] {
 			if a.net.IsValid() && b.net.IsValid() && a.net.Overlaps(b.net) {
@@ -177,51 +182,82 @@ func withNetworkID(p netip.Prefix, id int) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, p.Bits()), nil
 }
 
-func (l *loader) serviceNetwork(c *Config) netip.Prefix {
-	v := l.get("SERVICE_CIDR")
-	if v == "" {
-		return defaultService.get(c.IPMode != IPv4)
+// familyNetworks reads a variable holding a network per address family of
+// the IP mode (in dual-stack a comma-separated pair; a family not given takes
+// its default), each checked by valid; nil after an error.
+func (l *loader) familyNetworks(c *Config, name string, defaults byFamily, valid func(value string, p netip.Prefix) bool) []netip.Prefix {
+	value := l.get(name)
+	var given byFamily
+	for _, s := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, ok := l.prefix(name, s, defaults)
+		if !ok {
+			return nil
+		}
+		slot := &given.v4
+		if p.Addr().Is6() {
+			slot = &given.v6
+		}
+		if slot.IsValid() {
+			l.fail(name, value, "at most one IPv4 and one IPv6 CIDR, separated by a comma, e.g. %s,%s", defaults.v4, defaults.v6)
+			return nil
+		}
+		*slot = p
 	}
-	p, ok := l.prefix("SERVICE_CIDR", v, defaultService)
-	if !ok || !l.family("SERVICE_CIDR", v, p, c.IPMode, defaultService) {
-		return netip.Prefix{}
+	modeFamilies := families(c.IPMode)
+	for _, is6 := range []bool{false, true} {
+		if p := given.get(is6); p.IsValid() && !slices.Contains(modeFamilies, is6) {
+			other := defaults.get(!is6)
+			l.fail(name, value, "IP_MODE=%s needs an %s network, e.g. %s", c.IPMode, familyName(!is6), other)
+			return nil
+		}
 	}
-	bitLen, hostBits, example := p.Addr().BitLen(), p.Addr().BitLen()-p.Bits(), defaultService.get(p.Addr().Is6())
-	switch {
-	case hostBits < minServiceHostBits:
-		l.fail("SERVICE_CIDR", v, "too small to hold the DNS service address (the 10th); use at most a /%d, e.g. %s",
-			bitLen-minServiceHostBits, example)
-	case hostBits > maxServiceHostBits:
-		l.fail("SERVICE_CIDR", v, "too large for kubeadm and the API server, which take at most %d host bits; "+
-			"use at least a /%d, e.g. %s", maxServiceHostBits, bitLen-maxServiceHostBits, example)
-	default:
-		return p
+	var out []netip.Prefix
+	for _, is6 := range modeFamilies {
+		p := given.get(is6)
+		if !p.IsValid() {
+			p = defaults.get(is6)
+		} else if !valid(value, p) {
+			return nil
+		}
+		out = append(out, p)
 	}
-	return netip.Prefix{}
+	return out
 }
 
-func (l *loader) podNetwork(c *Config) netip.Prefix {
-	v := l.get("POD_NETWORK_CIDR")
-	if v == "" {
-		if c.IPMode == IPv4 && c.CNIPlugin == "calico" {
-			return calicoPod
+func (l *loader) serviceNetworks(c *Config) []netip.Prefix {
+	return l.familyNetworks(c, "SERVICE_CIDR", defaultService, func(v string, p netip.Prefix) bool {
+		bitLen, hostBits, example := p.Addr().BitLen(), p.Addr().BitLen()-p.Bits(), defaultService.get(p.Addr().Is6())
+		switch {
+		case hostBits < minServiceHostBits:
+			l.fail("SERVICE_CIDR", v, "too small to hold the DNS service address (the 10th); use at most a /%d, e.g. %s",
+				bitLen-minServiceHostBits, example)
+		case hostBits > maxServiceHostBits:
+			l.fail("SERVICE_CIDR", v, "too large for kubeadm and the API server, which take at most %d host bits; "+
+				"use at least a /%d, e.g. %s", maxServiceHostBits, bitLen-maxServiceHostBits, example)
+		default:
+			return true
 		}
-		return defaultPod.get(c.IPMode != IPv4)
+		return false
+	})
+}
+
+func (l *loader) podNetworks(c *Config) []netip.Prefix {
+	defaults := defaultPod
+	if c.CNIPlugin == "calico" {
+		defaults.v4 = calicoPod
 	}
-	p, ok := l.prefix("POD_NETWORK_CIDR", v, defaultPod)
-	if !ok || !l.family("POD_NETWORK_CIDR", v, p, c.IPMode, defaultPod) {
-		return netip.Prefix{}
-	}
-	switch {
-	case p.Addr().Is4() && p.Bits() != 16:
-		l.fail("POD_NETWORK_CIDR", v, "an IPv4 pod network must be a /16, split into a /24 per node, e.g. %s", defaultPod.v4)
-	case p.Addr().Is6() && (p.Bits()%8 != 0 || p.Bits() > 120):
-		l.fail("POD_NETWORK_CIDR", v, "an IPv6 pod network's prefix length must be a multiple of 8 and at most 120, "+
-			"as each node gets a subnet 8 bits longer, e.g. %s", defaultPod.v6)
-	default:
-		return p
-	}
-	return netip.Prefix{}
+	return l.familyNetworks(c, "POD_NETWORK_CIDR", defaults, func(v string, p netip.Prefix) bool {
+		switch {
+		case p.Addr().Is4() && p.Bits() != 16:
+			l.fail("POD_NETWORK_CIDR", v, "an IPv4 pod network must be a /16, split into a /24 per node, e.g. %s", defaultPod.v4)
+		case p.Addr().Is6() && (p.Bits()%8 != 0 || p.Bits() > 120):
+			l.fail("POD_NETWORK_CIDR", v, "an IPv6 pod network's prefix length must be a multiple of 8 and at most 120, "+
+				"as each node gets a subnet 8 bits longer, e.g. %s", defaultPod.v6)
+		default:
+			return true
+		}
+		return false
+	})
 }
 
 func (l *loader) prefix(name, value string, examples byFamily) (netip.Prefix, bool) {
@@ -237,15 +273,6 @@ func (l *loader) prefix(name, value string, examples byFamily) (netip.Prefix, bo
 		return p, true
 	}
 	return netip.Prefix{}, false
-}
-
-func (l *loader) family(name, value string, p netip.Prefix, mode string, examples byFamily) bool {
-	if mode == DualStack || p.Addr().Is6() == (mode == IPv6) {
-		return true
-	}
-	is6 := mode == IPv6
-	l.fail(name, value, "IP_MODE=%s needs an %s network, e.g. %s", mode, familyName(is6), examples.get(is6))
-	return false
 }
 
 // nat64 checks DNS64_PREFIX and NAT64_V4_SUBNET_PREFIX, and in IPv6 mode,
@@ -320,34 +347,74 @@ func (c *Config) MgmtCIDR() netip.Prefix {
 // MgmtCIDRs are all management networks: one per address family in use.
 func (c *Config) MgmtCIDRs() []netip.Prefix { return slices.Clone(c.mgmt) }
 
-// ServiceCIDR is the Kubernetes service network.
-func (c *Config) ServiceCIDR() netip.Prefix { return c.service }
+// ServiceCIDR is the Kubernetes service network (the IPv4 one in
+// dual-stack mode).
+func (c *Config) ServiceCIDR() netip.Prefix { return first(c.service) }
 
-// PodCIDR is the cluster's pod network, split into PodSubnet per node.
-func (c *Config) PodCIDR() netip.Prefix { return c.pod }
+// ServiceCIDRs are the service networks: one per address family in use.
+func (c *Config) ServiceCIDRs() []netip.Prefix { return slices.Clone(c.service) }
+
+// PodCIDR is the cluster's pod network (the IPv4 one in dual-stack mode),
+// split into PodSubnet per node.
+func (c *Config) PodCIDR() netip.Prefix { return first(c.pod) }
+
+// PodCIDRs are the pod networks: one per address family in use.
+func (c *Config) PodCIDRs() []netip.Prefix { return slices.Clone(c.pod) }
 
 // Gateway is the management network's gateway, its first address.
 func (c *Config) Gateway() netip.Addr { return addrPlus(c.MgmtCIDR().Addr(), 1) }
+
+// Gateways are the gateways of every management network.
+func (c *Config) Gateways() []netip.Addr {
+	return eachOf(c.mgmt, func(p netip.Prefix) netip.Addr { return addrPlus(p.Addr(), 1) })
+}
 
 // NodeIP is the management address of node i: 0 is the master (.2), i >= 1
 // the workers (.2+i).
 func (c *Config) NodeIP(i int) netip.Addr { return addrPlus(c.MgmtCIDR().Addr(), 2+i) }
 
+// NodeIPs are node i's addresses, one per management network.
+func (c *Config) NodeIPs(i int) []netip.Addr {
+	return eachOf(c.mgmt, func(p netip.Prefix) netip.Addr { return addrPlus(p.Addr(), 2+i) })
+}
+
 // DNSServiceIP is the cluster DNS service address, the 10th of the service
 // network.
-func (c *Config) DNSServiceIP() netip.Addr { return addrPlus(c.service.Addr(), 10) }
+func (c *Config) DNSServiceIP() netip.Addr { return addrPlus(c.ServiceCIDR().Addr(), 10) }
 
 // PodSubnet is the pod network of node i (0 is the master): 8 bits longer
 // than PodCIDR, with 2+i in those 8 bits (10.244.0.0/16 -> 10.244.2.0/24 for
-// the master).
-func (c *Config) PodSubnet(i int) netip.Prefix {
-	if !c.pod.IsValid() {
+// the master; fd00:40::/72 -> fd00:40:0:0:2::/80).
+func (c *Config) PodSubnet(i int) netip.Prefix { return podSubnet(c.PodCIDR(), i) }
+
+// PodSubnets are node i's pod subnets, one per pod network.
+func (c *Config) PodSubnets(i int) []netip.Prefix {
+	return eachOf(c.pod, func(p netip.Prefix) netip.Prefix { return podSubnet(p, i) })
+}
+
+func podSubnet(pod netip.Prefix, i int) netip.Prefix {
+	if !pod.IsValid() {
 		return netip.Prefix{}
 	}
-	b := c.pod.Addr().AsSlice()
-	b[c.pod.Bits()/8] = byte(2 + i)
+	b := pod.Addr().AsSlice()
+	b[pod.Bits()/8] = byte(2 + i)
 	a, _ := netip.AddrFromSlice(b)
-	return netip.PrefixFrom(a, c.pod.Bits()+8)
+	return netip.PrefixFrom(a, pod.Bits()+8)
+}
+
+func first(p []netip.Prefix) netip.Prefix {
+	if len(p) == 0 {
+		return netip.Prefix{}
+	}
+	return p[0]
+}
+
+func eachOf[T any](nets []netip.Prefix, f func(netip.Prefix) T) []T {
+	var out []T
+	for _, p := range nets {
+		out = append(out, f(p))
+	}
+	return out
 }
 
 // MaxNodeIndex is the highest node index (0 is the master, i kube-node-i)
@@ -363,8 +430,12 @@ func (c *Config) MaxNodeIndex() int {
 // RegistryIP is the local registry's address on the management network:
 // its last host address, which no node takes. Fixed, so that the registry
 // never takes the address of a node being made.
-func (c *Config) RegistryIP() netip.Addr {
-	return addrPlus(c.MgmtCIDR().Addr(), lastHost(c.MgmtCIDR()))
+func (c *Config) RegistryIP() netip.Addr { return c.RegistryIPs()[0] }
+
+// RegistryIPs are the local registry's addresses, one per management
+// network.
+func (c *Config) RegistryIPs() []netip.Addr {
+	return eachOf(c.mgmt, func(p netip.Prefix) netip.Addr { return addrPlus(p.Addr(), lastHost(p)) })
 }
 
 // lastHost is the offset of p's last host address: IPv4 keeps its last

@@ -289,7 +289,7 @@ func TestLastHost(t *testing.T) {
 // NUM_NODES is refused past the last node the networks have room for. Load
 // accepts no network that small today, so the check is run on its own.
 func TestNumNodesWithinNetworks(t *testing.T) {
-	c := &Config{mgmt: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/28")}, pod: netip.MustParsePrefix("10.244.0.0/16")}
+	c := &Config{mgmt: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/28")}, pod: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}}
 	cases := []struct {
 		numNodes string
 		wantErr  string

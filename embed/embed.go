@@ -38,21 +38,22 @@ type Values struct {
 	ClusterName   string
 	Token         string // kubeadm bootstrap token
 	CACertData    string // the cluster CA's PEM certificate, base64-encoded
-	MasterIP      string
-	APIServerPort int // inside the cluster network: 6443
+	MasterIP      string   // the master's address of the first family
+	MasterIPs     []string // one per address family
+	APIServerPort int      // inside the cluster network: 6443
 	// APIServerEndpoint is MasterIP:APIServerPort, bracketed for IPv6.
 	APIServerEndpoint string
-	ServiceCIDR       string
-	PodNetworkCIDR    string
+	ServiceCIDR       string // comma-separated, one per address family
+	PodNetworkCIDR    string // comma-separated, one per address family
 	DNSDomain         string
 	CgroupV1          bool
 	KubeProxyMode     string
 	PreflightIgnore   []string
 
 	// The node a join configuration or a CNI configuration is for.
-	NodeName  string
-	NodeIP    string
-	PodSubnet string
+	NodeName   string
+	NodeIPs    []string // one per address family
+	PodSubnets []string // one per address family
 
 	Registry RegistryValues
 }
@@ -124,12 +125,21 @@ func PauseSource() []byte {
 	return b
 }
 
+// render renders a template, with the partial templates of its folder
+// (named NAME.part.tmpl) at hand.
 func render(name string, content []byte, v Values) ([]byte, error) {
 	t, err := template.New(path.Base(name)).Option("missingkey=error").Funcs(template.FuncMap{
-		"join": strings.Join,
+		"join": strings.Join, "contains": strings.Contains,
 	}).Parse(string(content))
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	partials, _ := fs.Glob(files, path.Join(path.Dir(name), "*.part.tmpl"))
+	for _, p := range partials {
+		b, _ := files.ReadFile(p)
+		if _, err := t.New(path.Base(p)).Parse(string(b)); err != nil {
+			return nil, fmt.Errorf("template %s: %w", p, err)
+		}
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, v); err != nil {

@@ -8,10 +8,10 @@ import (
 func sample() Values {
 	return Values{
 		Kubernetes: "v1.37.2", Images: Images{Pause: "registry.k8s.io/pause:3.10.2"},
-		ClusterName: "default", Token: "abcdef.0123456789abcdef", CACertData: "Q0EgUEVN", MasterIP: "10.192.0.2", APIServerPort: 6443, APIServerEndpoint: "10.192.0.2:6443",
+		ClusterName: "default", Token: "abcdef.0123456789abcdef", CACertData: "Q0EgUEVN", MasterIP: "10.192.0.2", MasterIPs: []string{"10.192.0.2"}, APIServerPort: 6443, APIServerEndpoint: "10.192.0.2:6443",
 		ServiceCIDR: "10.96.0.0/12", PodNetworkCIDR: "10.244.0.0/16", DNSDomain: "cluster.local",
 		CgroupV1: true, KubeProxyMode: "iptables", PreflightIgnore: []string{"SystemVerification", "Swap"},
-		NodeName: "kube-node-1", NodeIP: "10.192.0.3", PodSubnet: "10.244.3.0/24",
+		NodeName: "kube-node-1", NodeIPs: []string{"10.192.0.3"}, PodSubnets: []string{"10.244.3.0/24"},
 	}
 }
 

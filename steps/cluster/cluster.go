@@ -31,8 +31,6 @@ const (
 	// labelCreator is on the objects a create makes: which process made
 	// them, so that another up does not remove a cluster being made.
 	labelCreator = "dind-cluster.creator"
-	// labelNodeImage is on node volumes: the node image they were made for.
-	labelNodeImage = "dind-cluster.node-image"
 )
 
 // Cluster is what every command on one cluster shares: its configuration,

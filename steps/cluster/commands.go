@@ -82,7 +82,7 @@ func (c *Cluster) Snapshot(ctx context.Context) error {
 	if s.Record == nil {
 		return fmt.Errorf("cluster %s has not completed an up: run up first", c.Cfg.ClusterName())
 	}
-	cfg, err := c.configFor(s)
+	cfg, err := c.clusterConfig(s)
 	if err != nil {
 		return err
 	}

@@ -84,12 +84,12 @@ func Decide(cfg *config.Config, s State, r Request) (Decision, error) {
 	}
 	if r.WorkersGiven && r.Workers != record.Workers {
 		if r.Workers > record.Workers {
-			return Decision{}, fmt.Errorf("cluster %s has %d workers and NUM_NODES=%d asks for more: `join` adds one worker to it "+
+			return Decision{}, fmt.Errorf("cluster %s has %s and NUM_NODES=%d asks for more: `join` adds one worker to it "+
 				"(run it %d times), or run clean first to replace it; leave NUM_NODES unset or set it to %d to keep it as it is",
-				name, record.Workers, r.Workers, r.Workers-record.Workers, record.Workers)
+				name, workers(record.Workers), r.Workers, r.Workers-record.Workers, record.Workers)
 		}
-		return Decision{}, fmt.Errorf("cluster %s has %d workers and NUM_NODES=%d asks for fewer: run clean first to replace it, "+
-			"or leave NUM_NODES unset or set it to %d to keep it", name, record.Workers, r.Workers, record.Workers)
+		return Decision{}, fmt.Errorf("cluster %s has %s and NUM_NODES=%d asks for fewer: run clean first to replace it, "+
+			"or leave NUM_NODES unset or set it to %d to keep it", name, workers(record.Workers), r.Workers, record.Workers)
 	}
 	d := Decision{Versions: versions, Workers: record.Workers, NodeImage: record.NodeImage, Nodes: nodesUpTo(cfg, record.Workers),
 		Record: *record}
@@ -97,7 +97,7 @@ func Decide(cfg *config.Config, s State, r Request) (Decision, error) {
 		d.Notes = append(d.Notes, fmt.Sprintf("cluster %s runs Kubernetes %s, as when it was made", name, versions.Kubernetes))
 	}
 	if !r.WorkersGiven && record.Workers != r.Workers {
-		d.Notes = append(d.Notes, fmt.Sprintf("cluster %s has %d workers, as when it was made", name, record.Workers))
+		d.Notes = append(d.Notes, fmt.Sprintf("cluster %s has %s, as when it was made", name, workers(record.Workers)))
 	}
 
 	var missing, broken []string
@@ -210,4 +210,11 @@ func noSnapshotError(cfg *config.Config, s State, r Request, lacking []string) e
 	return fmt.Errorf("cluster %s is running, and %s: up has nothing to restore it to, and leaves it as it is. "+
 		"Use it as it is; `down` then `up` restarts it with everything it holds; `snapshot` makes its present state "+
 		"the one up returns to; clean then up makes a fresh cluster", name, where)
+}
+
+func workers(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
 }

@@ -26,7 +26,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Tim
 	if s.Record == nil {
 		return Node{}, nil, fmt.Errorf("cluster %s has not completed an up: run up first", name)
 	}
-	cfg, err := c.configFor(s)
+	cfg, err := c.clusterConfig(s)
 	if err != nil {
 		return Node{}, nil, err
 	}
@@ -116,10 +116,10 @@ func (r *run) joinCredentials(ctx context.Context) error {
 // routeTo gives every existing node a route to n's pod subnet, kept in the
 // node's routes file for its next boot.
 func (r *run) routeTo(ctx context.Context, n Node, existing []Node) error {
-	route := fmt.Sprintf("%s via %s", r.Cfg.PodSubnet(n.Index), n.IP)
+	routes := r.routesTo(n)
+	script := `while read -r route; do ip route replace $route; done <<<"$1"; printf '%s' "$1" >>/etc/dind/routes`
 	for _, e := range existing {
-		err := r.Docker.Exec(ctx, e.Name, []string{"sh", "-c", "ip route replace " + route + " && echo '" + route + "' >> /etc/dind/routes"}, nil, nil)
-		if err != nil {
+		if err := r.Docker.Exec(ctx, e.Name, []string{"bash", "-c", script, "routes", routes}, nil, nil); err != nil {
 			return fmt.Errorf("routing %s to %s: %w", e.Name, n.Name, err)
 		}
 	}

@@ -24,18 +24,28 @@ func (r *run) values(n Node) embed.Values {
 		Token:             r.token,
 		CACertData:        base64.StdEncoding.EncodeToString(r.ca.Cert),
 		MasterIP:          master.IP,
+		MasterIPs:         strs(r.Cfg.NodeIPs(0)),
 		APIServerPort:     apiServerPort,
 		APIServerEndpoint: net.JoinHostPort(master.IP, strconv.Itoa(apiServerPort)),
-		ServiceCIDR:       r.Cfg.ServiceCIDR().String(),
-		PodNetworkCIDR:    r.Cfg.PodCIDR().String(),
+		ServiceCIDR:       strings.Join(strs(r.Cfg.ServiceCIDRs()), ","),
+		PodNetworkCIDR:    strings.Join(strs(r.Cfg.PodCIDRs()), ","),
 		DNSDomain:         "cluster.local",
 		CgroupV1:          r.engine.CgroupVersion == "1",
 		KubeProxyMode:     "iptables",
 		PreflightIgnore:   preflightIgnore(n),
 		NodeName:          n.Name,
-		NodeIP:            n.IP,
-		PodSubnet:         r.Cfg.PodSubnet(n.Index).String(),
+		NodeIPs:           strs(r.Cfg.NodeIPs(n.Index)),
+		PodSubnets:        strs(r.Cfg.PodSubnets(n.Index)),
 	}
+}
+
+// strs spells addresses or networks.
+func strs[T fmt.Stringer](items []T) []string {
+	var out []string
+	for _, x := range items {
+		out = append(out, x.String())
+	}
+	return out
 }
 
 // preflightIgnore are the kubeadm preflight errors node n raises by design.
@@ -66,14 +76,14 @@ func newToken() string {
 // all are the cluster's nodes, n among them.
 func (r *run) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 	v := r.values(n)
-	cni, err := embed.Render("cni/bridge.conflist.tmpl", v)
+	cni, err := embed.Render("cni/"+r.Cfg.CNIPlugin+".conflist.tmpl", v)
 	if err != nil {
 		return nil, err
 	}
 	files := []embed.File{
 		{Path: "/etc/cni/net.d/10-dindnet.conflist", Mode: 0o644, Content: cni},
 		{Path: "/etc/dind/network.env", Mode: 0o644, Content: []byte(fmt.Sprintf(
-			"POD_SUBNET=%s\nPOD_NETWORK_CIDR=%s\n", v.PodSubnet, v.PodNetworkCIDR))},
+			"POD_SUBNETS=%q\nPOD_NETWORK_CIDRS=%q\n", strings.Join(v.PodSubnets, " "), strings.ReplaceAll(v.PodNetworkCIDR, ",", " ")))},
 		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(r.routes(n, all))},
 	}
 	kubeadm := map[string]string{"/etc/kubeadm/join.yaml": "kubeadm/v1beta4/join.yaml.tmpl",
@@ -113,7 +123,20 @@ func (r *run) routes(n Node, all []Node) string {
 	var b strings.Builder
 	for _, other := range all {
 		if other.Index != n.Index {
-			fmt.Fprintf(&b, "%s via %s\n", r.Cfg.PodSubnet(other.Index), other.IP)
+			b.WriteString(r.routesTo(other))
+		}
+	}
+	return b.String()
+}
+
+// routesTo lead to node n's pod subnets through its address of their family.
+func (r *run) routesTo(n Node) string {
+	var b strings.Builder
+	for _, subnet := range r.Cfg.PodSubnets(n.Index) {
+		for _, addr := range r.Cfg.NodeIPs(n.Index) {
+			if addr.Is6() == subnet.Addr().Is6() {
+				fmt.Fprintf(&b, "%s via %s\n", subnet, addr)
+			}
 		}
 	}
 	return b.String()

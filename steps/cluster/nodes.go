@@ -23,25 +23,28 @@ import (
 // createNetwork makes the management network, or checks that the one of the
 // same name has the configured subnet.
 func (r *run) createNetwork(ctx context.Context) error {
-	name, subnet := r.Cfg.NetworkName(), r.Cfg.MgmtCIDR().String()
+	name, subnets := r.Cfg.NetworkName(), strs(r.Cfg.MgmtCIDRs())
 	have, err := r.Docker.Network(ctx, name)
 	if err == nil {
 		if have.Labels[config.LabelCluster] != r.Cfg.ClusterName() {
 			return fmt.Errorf("a Docker network named %s exists and is not dind-cluster's: remove it or set CLUSTER_ID or DIND_LABEL", name)
 		}
-		if !slices.Contains(have.Subnets, subnet) {
-			return fmt.Errorf("network %s has subnet %s, but MGMT_CIDRS asks for %s: run clean first", name, strings.Join(have.Subnets, " "), subnet)
+		for _, subnet := range subnets {
+			if !slices.Contains(have.Subnets, subnet) {
+				return fmt.Errorf("network %s has subnets %s, but MGMT_CIDRS asks for %s: run clean first",
+					name, strings.Join(have.Subnets, " "), strings.Join(subnets, ","))
+			}
 		}
 		return nil
 	}
 	if !errors.Is(err, docker.ErrNotFound) {
 		return err
 	}
-	err = r.Docker.CreateNetwork(ctx, docker.NetworkSpec{Name: name, Subnets: []string{subnet},
-		Gateways: []string{r.Cfg.Gateway().String()},
-		Labels:   r.objectLabels(docker.Labels{labelNetworkID: strconv.Itoa(r.Cfg.NetworkID())})})
+	err = r.Docker.CreateNetwork(ctx, docker.NetworkSpec{Name: name, Subnets: subnets, Gateways: strs(r.Cfg.Gateways()),
+		Labels: r.objectLabels(docker.Labels{labelNetworkID: strconv.Itoa(r.Cfg.NetworkID())})})
 	if errors.Is(err, docker.ErrOverlap) {
-		return fmt.Errorf("MGMT_CIDRS=%s overlaps a Docker network that exists: choose another MGMT_CIDRS or CLUSTER_ID (%w)", subnet, err)
+		return fmt.Errorf("MGMT_CIDRS=%s overlaps a Docker network that exists: choose another MGMT_CIDRS or CLUSTER_ID (%w)",
+			strings.Join(subnets, ","), err)
 	}
 	return err
 }
@@ -98,8 +101,15 @@ func (r *run) createNode(ctx context.Context, n Node, container string) error {
 	}
 	spec := docker.ContainerSpec{Name: container, Hostname: n.Name, Image: r.nodeImage,
 		Labels:  r.objectLabels(docker.Labels{labelNode: n.Name}),
-		Network: r.Cfg.NetworkName(), IP: n.IP,
+		Network: r.Cfg.NetworkName(),
 		Volumes: []string{build.LayersVolume(r.nodeImage) + ":" + build.LayersDir + ":ro"},
+	}
+	for _, ip := range r.Cfg.NodeIPs(n.Index) {
+		if ip.Is6() {
+			spec.IP6 = ip.String()
+		} else {
+			spec.IP = ip.String()
+		}
 	}
 	if n.Index == 0 {
 		spec.Labels[labelCA] = r.record.CA
@@ -134,6 +144,10 @@ func (r *run) startNode(ctx context.Context, n Node) error {
 	err := r.Docker.Start(ctx, n.Name)
 	if errors.Is(err, docker.ErrPortTaken) {
 		return fmt.Errorf("APISERVER_PORT=%d is taken on the Docker host: choose another or leave it empty for a free one (%w)", r.port, err)
+	}
+	if errors.Is(err, docker.ErrAddressTaken) {
+		return fmt.Errorf("an address of node %s (%s) is taken on network %s by a container that is not the node: "+
+			"docker network inspect %s tells which (%w)", n.Name, strings.Join(strs(r.Cfg.NodeIPs(n.Index)), ", "), r.Cfg.NetworkName(), r.Cfg.NetworkName(), err)
 	}
 	if err != nil {
 		return fmt.Errorf("starting node %s: %w", n.Name, err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dind-cluster/dind-cluster/config"
+	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/docker"
 )
 
@@ -107,7 +108,7 @@ func (c *Cluster) Observe(ctx context.Context) (State, error) {
 				return s, err
 			}
 		case volumeNames(node(c.Cfg, 0))["containerd"]:
-			s.MasterImage = v.Labels[labelNodeImage]
+			s.MasterImage = v.Labels[build.NodeImageLabel]
 		}
 	}
 	switch n, err := c.Docker.Network(ctx, c.Cfg.NetworkName()); {
@@ -208,10 +209,20 @@ func (c *Cluster) networkID(ctx context.Context, own *docker.Network) (int, erro
 		"to a free number, or clean a cluster (%w)", c.Cfg.Label, slices.Sorted(maps.Keys(used)), errors.Join(errs...))
 }
 
-// configFor is the configuration with the network ID the state settled on.
-func (c *Cluster) configFor(s State) (*config.Config, error) {
-	if c.Cfg.NetworkIDFixed() || s.NetworkID == c.Cfg.NetworkID() {
-		return c.Cfg, nil
+// clusterConfig is the configuration of the cluster s found: what it was
+// made with where the user left a knob unset (a knob set otherwise is
+// refused), with its network ID.
+func (c *Cluster) clusterConfig(s State) (*config.Config, error) {
+	cfg := c.Cfg
+	if s.Record != nil {
+		kept, err := cfg.Keeping(cfg.ClusterName(), s.Record.Shape)
+		if err != nil {
+			return nil, err
+		}
+		cfg = kept
 	}
-	return c.Cfg.WithNetworkID(s.NetworkID)
+	if cfg.NetworkIDFixed() || s.NetworkID == cfg.NetworkID() {
+		return cfg, nil
+	}
+	return cfg.WithNetworkID(s.NetworkID)
 }

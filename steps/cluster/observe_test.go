@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/dind-cluster/dind-cluster/config"
@@ -29,7 +30,7 @@ func TestLabelClustersTakeAFreeNetworkID(t *testing.T) {
 	if s.NetworkID != 3 {
 		t.Errorf("network ID %d; want 3, the first that no cluster uses", s.NetworkID)
 	}
-	resolved, err := c.configFor(s)
+	resolved, err := c.clusterConfig(s)
 	if err != nil || resolved.MgmtCIDR().String() != "10.192.3.0/24" || resolved.NodeIP(1).String() != "10.192.3.3" {
 		t.Errorf("configuration for network ID 3: %v, %v", resolved.MgmtCIDR(), err)
 	}
@@ -73,12 +74,14 @@ func TestObserveReadsRecordCreatorsAndContainers(t *testing.T) {
 	}
 
 	f.volumes = []docker.Volume{{Name: "kubeadm-dind-record", Labels: c.labels(docker.Labels{labelRecord: "1", labelUID: "u",
-		labelKubernetes: "v1.37.2", build.NodeImageLabel: "dind-cluster/node:v1.37.2-abc", labelWorkers: "2", labelCA: "f"})}}
+		labelKubernetes: "v1.37.2", build.NodeImageLabel: "dind-cluster/node:v1.37.2-abc", labelWorkers: "2", labelCA: "f",
+		labelShape: encodeShape(map[string]string{"IP_MODE": "dual-stack", "MGMT_CIDRS": "10.192.0.0/24,fd00:20::/64"})})}}
 	if s, err = c.Observe(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := Record{UID: "u", Kubernetes: "v1.37.2", NodeImage: "dind-cluster/node:v1.37.2-abc", Workers: 2, CA: "f"}
-	if s.Record == nil || *s.Record != want || !s.RecordImagePresent || s.Snapshot.Verified() {
+	want := Record{UID: "u", Kubernetes: "v1.37.2", NodeImage: "dind-cluster/node:v1.37.2-abc", Workers: 2, CA: "f",
+		Shape: map[string]string{"IP_MODE": "dual-stack", "MGMT_CIDRS": "10.192.0.0/24,fd00:20::/64"}}
+	if s.Record == nil || !reflect.DeepEqual(*s.Record, want) || !s.RecordImagePresent || s.Snapshot.Verified() {
 		t.Errorf("record %+v (image present %v), snapshot %+v; want %+v, present, none", s.Record, s.RecordImagePresent, s.Snapshot, want)
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/docker"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
@@ -24,6 +26,8 @@ type Record struct {
 	NodeImage  string
 	Workers    int    // NUM_NODES it was made with
 	CA         string // fingerprint of its CA certificate
+	// Shape are the settings its networks were made with (config.Shape).
+	Shape map[string]string
 }
 
 const (
@@ -32,6 +36,7 @@ const (
 	labelKubernetes = "dind-cluster.kubernetes"
 	labelWorkers    = "dind-cluster.workers"
 	labelCA         = "dind-cluster.ca"
+	labelShape      = "dind-cluster.shape"
 )
 
 // recordVolume names the cluster's record.
@@ -40,19 +45,37 @@ func (c *Cluster) recordVolume() string { return "kubeadm-dind-record" + c.Cfg.S
 // writeRecord marks the cluster complete.
 func (c *Cluster) writeRecord(ctx context.Context, r Record) error {
 	return c.Docker.CreateVolume(ctx, c.recordVolume(), c.labels(docker.Labels{
-		labelRecord: "1", labelUID: r.UID, labelKubernetes: r.Kubernetes, labelNodeImage: r.NodeImage,
-		labelWorkers: strconv.Itoa(r.Workers), labelCA: r.CA,
+		labelRecord: "1", labelUID: r.UID, labelKubernetes: r.Kubernetes, build.NodeImageLabel: r.NodeImage,
+		labelWorkers: strconv.Itoa(r.Workers), labelCA: r.CA, labelShape: encodeShape(r.Shape),
 	}))
 }
 
 // recordFrom reads a record from its volume's labels.
 func recordFrom(v docker.Volume) (*Record, error) {
 	workers, err := strconv.Atoi(v.Labels[labelWorkers])
-	if err != nil || v.Labels[labelUID] == "" || v.Labels[labelNodeImage] == "" {
+	if err != nil || v.Labels[labelUID] == "" || v.Labels[build.NodeImageLabel] == "" {
 		return nil, fmt.Errorf("volume %s does not hold a dind-cluster record (labels %v): remove it, or run clean", v.Name, v.Labels)
 	}
-	return &Record{UID: v.Labels[labelUID], Kubernetes: v.Labels[labelKubernetes], NodeImage: v.Labels[labelNodeImage],
-		Workers: workers, CA: v.Labels[labelCA]}, nil
+	shape, err := url.ParseQuery(v.Labels[labelShape])
+	if err != nil {
+		return nil, fmt.Errorf("volume %s holds a damaged record (%s=%q): run clean", v.Name, labelShape, v.Labels[labelShape])
+	}
+	r := &Record{UID: v.Labels[labelUID], Kubernetes: v.Labels[labelKubernetes], NodeImage: v.Labels[build.NodeImageLabel],
+		Workers: workers, CA: v.Labels[labelCA], Shape: map[string]string{}}
+	for k := range shape {
+		r.Shape[k] = shape.Get(k)
+	}
+	return r, nil
+}
+
+// encodeShape spells settings as one label value: query-escaped, so that no
+// comma of a CIDR pair splits Docker's label listing.
+func encodeShape(shape map[string]string) string {
+	v := url.Values{}
+	for k, s := range shape {
+		v.Set(k, s)
+	}
+	return v.Encode()
 }
 
 // fingerprint identifies a PEM certificate.

@@ -26,7 +26,7 @@ func (r *run) registryStep(after string) []steps.Step {
 		if err := reg.Ensure(ctx, r.builder.RegistryImage); err != nil {
 			return err
 		}
-		return reg.Connect(ctx, r.Cfg.NetworkName(), r.Cfg.RegistryIP().String())
+		return reg.Connect(ctx, r.Cfg.NetworkName(), strs(r.Cfg.RegistryIPs())...)
 	}}}
 }
 

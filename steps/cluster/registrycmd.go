@@ -35,11 +35,11 @@ func (c *Cluster) Registry(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if s.Network != nil {
-		cfg, err := c.configFor(s)
+		cfg, err := c.clusterConfig(s)
 		if err != nil {
 			return "", err
 		}
-		if err := reg.Connect(ctx, s.Network.Name, cfg.RegistryIP().String()); err != nil {
+		if err := reg.Connect(ctx, s.Network.Name, strs(cfg.RegistryIPs())...); err != nil {
 			return "", err
 		}
 	}

@@ -87,7 +87,7 @@ func (c *Cluster) up(ctx context.Context, req Request, initArgs []string, mustBe
 	if mustBeNew && !state.Empty() {
 		return Result{}, nil, fmt.Errorf("cluster %s exists: run clean before init, or up to restart it", c.Cfg.ClusterName())
 	}
-	resolved, err := c.configFor(state)
+	resolved, err := c.clusterConfig(state)
 	if err != nil {
 		return Result{}, nil, err
 	}
@@ -151,7 +151,8 @@ func (r *run) plan() ([]steps.Step, error) {
 			return nil, err
 		}
 		r.token = newToken()
-		r.record = Record{UID: randomHex(8), Kubernetes: r.Cfg.Versions.Kubernetes, Workers: d.Workers, CA: fingerprint(r.ca.Cert)}
+		r.record = Record{UID: randomHex(8), Kubernetes: r.Cfg.Versions.Kubernetes, Workers: d.Workers, CA: fingerprint(r.ca.Cert),
+			Shape: r.Cfg.Shape()}
 		networkNeeds := []string{stepPreflight}
 		if d.RemoveLeftovers {
 			plan = append(plan, steps.Step{Name: stepLeftovers, Run: func(ctx context.Context) error {

@@ -20,13 +20,14 @@ import (
 
 // Kinds of failure callers tell apart; test with errors.Is.
 var (
-	ErrNotFound    = errors.New("no such object")
-	ErrNameInUse   = errors.New("name already in use")
-	ErrPortTaken   = errors.New("port already allocated")
-	ErrInUse       = errors.New("still in use")
-	ErrOverlap     = errors.New("address range overlaps another network")
-	ErrFrozen      = errors.New("a process in the container is frozen")
-	ErrUnreachable = errors.New("the Docker engine cannot be reached")
+	ErrNotFound     = errors.New("no such object")
+	ErrNameInUse    = errors.New("name already in use")
+	ErrPortTaken    = errors.New("port already allocated")
+	ErrAddressTaken = errors.New("address already in use on the network")
+	ErrInUse        = errors.New("still in use")
+	ErrOverlap      = errors.New("address range overlaps another network")
+	ErrFrozen       = errors.New("a process in the container is frozen")
+	ErrUnreachable  = errors.New("the Docker engine cannot be reached")
 )
 
 // Error is a failed docker command: what was attempted, the kind of failure
@@ -60,7 +61,8 @@ var kindsByText = []struct {
 	{"is already in use by container", ErrNameInUse},
 	{"already exists", ErrNameInUse},
 	{"port is already allocated", ErrPortTaken},
-	{"address already in use", ErrPortTaken},
+	{"bind: address already in use", ErrPortTaken},
+	{"address already in use", ErrAddressTaken},
 	{"volume is in use", ErrInUse},
 	{"active endpoints", ErrInUse},
 	{"is being used by", ErrInUse},

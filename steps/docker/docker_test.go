@@ -16,11 +16,13 @@ func TestDockersWordsAreClassified(t *testing.T) {
 		`Error response from daemon: Conflict. The container name "/kube-master" is already in use by container "abc"`:                                         ErrNameInUse,
 		"Error response from daemon: network with name kubeadm-dind-net already exists":                                                                        ErrNameInUse,
 		"Error response from daemon: driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:5001 failed: port is already allocated": ErrPortTaken,
-		"Error response from daemon: remove v: volume is in use - [abc]":                                                                                       ErrInUse,
-		"Error response from daemon: error while removing network: network n id x has active endpoints":                                                        ErrInUse,
-		"Error response from daemon: Pool overlaps with other one on this address space":                                                                       ErrOverlap,
-		"Error response from daemon: cannot remove container: did not receive an exit event":                                                                   ErrFrozen,
-		"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?":                                                    ErrUnreachable,
+		"Error response from daemon: driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:5001: bind: address already in use": ErrPortTaken,
+		"Error response from daemon: Address already in use":                                                ErrAddressTaken,
+		"Error response from daemon: remove v: volume is in use - [abc]":                                    ErrInUse,
+		"Error response from daemon: error while removing network: network n id x has active endpoints":     ErrInUse,
+		"Error response from daemon: Pool overlaps with other one on this address space":                    ErrOverlap,
+		"Error response from daemon: cannot remove container: did not receive an exit event":                ErrFrozen,
+		"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?": ErrUnreachable,
 	} {
 		err := classify("testing", errors.New("exit status 1: "+text))
 		if !errors.Is(err, want) {

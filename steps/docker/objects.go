@@ -129,12 +129,17 @@ func (d CLI) RemoveNetworks(ctx context.Context, names ...string) error {
 	return d.run(ctx, "removing networks "+strings.Join(names, ", "), append([]string{"network", "rm"}, names...)...)
 }
 
-// Connect attaches a container to a network, at address ip; it is no
-// error when it is attached already.
-func (d CLI) Connect(ctx context.Context, network, container, ip string) error {
+// Connect attaches a container to a network, at the given addresses (one
+// per family at most; none lets Docker choose); it is no error when it is
+// attached already.
+func (d CLI) Connect(ctx context.Context, network, container string, ips ...string) error {
 	args := []string{"network", "connect"}
-	if ip != "" {
-		args = append(args, "--ip", ip)
+	for _, ip := range ips {
+		if strings.Contains(ip, ":") {
+			args = append(args, "--ip6", ip)
+		} else {
+			args = append(args, "--ip", ip)
+		}
 	}
 	err := d.run(ctx, "connecting "+container+" to network "+network, append(args, network, container)...)
 	if errors.Is(err, ErrNameInUse) {

@@ -40,7 +40,7 @@ type Provider interface {
 	Network(ctx context.Context, name string) (Network, error)
 	CreateNetwork(ctx context.Context, s NetworkSpec) error
 	RemoveNetworks(ctx context.Context, names ...string) error
-	Connect(ctx context.Context, network, container, ip string) error
+	Connect(ctx context.Context, network, container string, ips ...string) error
 	Disconnect(ctx context.Context, network, container string) error
 
 	ImageExists(ctx context.Context, ref string) (bool, error)

@@ -114,10 +114,10 @@ func (r Registry) portError(err error) error {
 	return err
 }
 
-// Connect attaches the registry to a cluster's network at address ip,
-// which no node takes.
-func (r Registry) Connect(ctx context.Context, network, ip string) error {
-	return r.Docker.Connect(ctx, network, Container, ip)
+// Connect attaches the registry to a cluster's network at addresses no
+// node takes, one per family of the network.
+func (r Registry) Connect(ctx context.Context, network string, ips ...string) error {
+	return r.Docker.Connect(ctx, network, Container, ips...)
 }
 
 // Disconnect detaches the registry from a cluster's network, if it runs
