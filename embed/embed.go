@@ -36,8 +36,8 @@ type Values struct {
 	Images     Images
 
 	ClusterName   string
-	Token         string // kubeadm bootstrap token
-	CACertData    string // the cluster CA's PEM certificate, base64-encoded
+	Token         string   // kubeadm bootstrap token
+	CACertData    string   // the cluster CA's PEM certificate, base64-encoded
 	MasterIP      string   // the master's address of the first family
 	MasterIPs     []string // one per address family
 	APIServerPort int      // inside the cluster network: 6443
