@@ -31,7 +31,7 @@ var (
 
 	// The modes and plugins dind-cluster can bring up today. Implementing one
 	// means adding it here.
-	implementedIPModes    = []string{IPv4, DualStack}
+	implementedIPModes    = []string{IPv4, IPv6, DualStack}
 	implementedCNIPlugins = []string{"bridge", "ptp"}
 )
 
@@ -53,6 +53,9 @@ type Config struct {
 	// IPv4 /16 NAT64 maps to, with the cluster's network ID already added.
 	DNS64Prefix netip.Prefix
 	NAT64Subnet netip.Prefix
+	// AllowAAAA (DIND_ALLOW_AAAA_USE): DNS64 answers with a name's own IPv6
+	// addresses where it has some, rather than synthesizing every answer.
+	AllowAAAA bool
 
 	APIServerPort    int    // 0: pick a free port at up time
 	RsyncPort        int    // KUBE_RSYNC_PORT, 0 if unset
@@ -178,6 +181,7 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	c.AptMirror = l.get("DIND_APT_MIRROR")
 	c.KubeadmArgs = strings.Fields(l.get("DIND_KUBEADM_ARGS"))
 	c.Debug = l.get("DIND_DEBUG") != ""
+	c.AllowAAAA = l.get("DIND_ALLOW_AAAA_USE") != ""
 	c.Registry = l.onOff("DIND_REGISTRY")
 	c.RegistryPort = l.port("DIND_REGISTRY_PORT")
 	if c.RegistryPort == 0 {

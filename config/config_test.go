@@ -82,7 +82,7 @@ func TestDefaults(t *testing.T) {
 		{"VersionGiven", c.VersionGiven, false},
 		{"Warnings", len(c.Warnings), 0},
 		{"NetworkIDFixed", c.NetworkIDFixed(), true},
-		{"MaxNodeIndex", c.MaxNodeIndex(), 251},
+		{"MaxNodeIndex", c.MaxNodeIndex(), 249},
 		{"File", c.File, ""},
 	}
 	for _, check := range checks {
@@ -186,8 +186,8 @@ func TestInvalidKnobs(t *testing.T) {
 		{map[string]string{"DIND_LABEL": "default"}, "DIND_LABEL=default: is the name of the default cluster"},
 		{map[string]string{"DIND_LABEL": "foo-3"}, "DIND_LABEL=foo-3: must not end in -NUMBER, which is how CLUSTER_ID is appended; set DIND_LABEL=foo CLUSTER_ID=3 instead"},
 		{map[string]string{"IP_MODE": "ipv5"}, "IP_MODE=ipv5: must be one of ipv4, ipv6, dual-stack"},
-		{map[string]string{"IP_MODE": "ipv6"}, "IP_MODE=ipv6: not implemented yet; use ipv4"},
-		{map[string]string{"IP_MODE": "ipv6"}, "IP_MODE=ipv6: not implemented yet; use ipv4 or dual-stack"},
+		{map[string]string{"CNI_PLUGIN": "calico"}, "CNI_PLUGIN=calico: not implemented yet; use bridge or ptp"},
+		{map[string]string{"CNI_PLUGIN": "weave"}, "CNI_PLUGIN=weave: not implemented yet; use bridge or ptp"},
 		{map[string]string{"CNI_PLUGIN": "cilium"}, "CNI_PLUGIN=cilium: must be one of bridge, ptp, flannel, calico, weave, kube-router"},
 		{map[string]string{"CNI_PLUGIN": "flannel"}, "CNI_PLUGIN=flannel: not implemented yet; use bridge"},
 		{map[string]string{"MGMT_CIDRS": "10.192.0.0/16"}, "MGMT_CIDRS=10.192.0.0/16: an IPv4 management network must be a /24, e.g. 10.192.0.0/24"},

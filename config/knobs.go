@@ -40,6 +40,7 @@ var Knobs = []Knob{
 	{"DIND_CONFIG", "~/.kubeadm-dind-cluster/config.sh", "the config file, read if it exists; environment only"},
 	{"DNS64_PREFIX", defaultDNS64, "IPv6 mode: /96 prefix DNS64 synthesizes addresses in"},
 	{"NAT64_V4_SUBNET_PREFIX", defaultNAT64, "IPv6 mode: first two octets of the IPv4 /16 NAT64 maps to"},
+	{"DIND_ALLOW_AAAA_USE", "", "IPv6 mode, non-empty: DNS64 answers with a name's own IPv6 addresses where it has some"},
 	{"DIND_SUBNET", "", "legacy management network address, with DIND_SUBNET_SIZE"},
 	{"DIND_SUBNET_SIZE", "", "legacy management network prefix length, with DIND_SUBNET"},
 	{"DIND_REGISTRY", "on", "run the local registry, shared by the engine's clusters, and point the nodes at it"},

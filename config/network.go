@@ -422,9 +422,39 @@ func eachOf[T any](nets []netip.Prefix, f func(netip.Prefix) T) []T {
 func (c *Config) MaxNodeIndex() int {
 	last := 255 - 2 // PodSubnet puts 2+i in 8 bits
 	for _, p := range c.mgmt {
-		last = min(last, lastHost(p)-1-2) // NodeIP is host 2+i; the last host is the registry's
+		last = min(last, lastHost(p)-reservedHosts-2) // NodeIP is host 2+i
 	}
 	return last
+}
+
+// The last hosts of each management network are the registry's, the DNS64
+// server's and the NAT64 gateway's, so that no node ever takes them.
+const (
+	registryHost = iota
+	dns64Host
+	nat64Host
+	reservedHosts
+)
+
+func (c *Config) reserved(host int) []netip.Addr {
+	return eachOf(c.mgmt, func(p netip.Prefix) netip.Addr { return addrPlus(p.Addr(), lastHost(p)-host) })
+}
+
+// DNS64IP is the address of the cluster's DNS64 server (IPv6 mode).
+func (c *Config) DNS64IP() netip.Addr { return c.reserved(dns64Host)[0] }
+
+// NAT64IP is the address of the cluster's NAT64 gateway (IPv6 mode).
+func (c *Config) NAT64IP() netip.Addr { return c.reserved(nat64Host)[0] }
+
+// NetworkSubnets are the subnets of the cluster's Docker network: the
+// management networks, and in IPv6 mode also the IPv4 one Docker would
+// otherwise pick from its pools, which may be the NAT64 subnet.
+func (c *Config) NetworkSubnets() []netip.Prefix {
+	if c.IPMode != IPv6 {
+		return slices.Clone(c.mgmt)
+	}
+	v4, _ := withNetworkID(defaultMgmt.v4, c.networkID)
+	return append(slices.Clone(c.mgmt), v4)
 }
 
 // RegistryIP is the local registry's address on the management network:
@@ -434,9 +464,7 @@ func (c *Config) RegistryIP() netip.Addr { return c.RegistryIPs()[0] }
 
 // RegistryIPs are the local registry's addresses, one per management
 // network.
-func (c *Config) RegistryIPs() []netip.Addr {
-	return eachOf(c.mgmt, func(p netip.Prefix) netip.Addr { return addrPlus(p.Addr(), lastHost(p)) })
-}
+func (c *Config) RegistryIPs() []netip.Addr { return c.reserved(registryHost) }
 
 // lastHost is the offset of p's last host address: IPv4 keeps its last
 // address for broadcast. It is capped, as nodes are far fewer.

@@ -244,11 +244,11 @@ func TestMaxNodeIndex(t *testing.T) {
 		vars map[string]string
 		want int
 	}{
-		{map[string]string{}, 251}, // 10.192.0.253; .254 is the registry's, .255 the broadcast
-		{map[string]string{"CLUSTER_ID": "254", "MGMT_CIDRS": "10.150.0.0/24"}, 251},
+		{map[string]string{}, 249}, // 10.192.0.251; .252-.254 are the NAT64's, DNS64's and registry's, .255 the broadcast
+		{map[string]string{"CLUSTER_ID": "254", "MGMT_CIDRS": "10.150.0.0/24"}, 249},
 		{map[string]string{"IP_MODE": "ipv6"}, 253}, // pod subnet slot 255
 		{map[string]string{"IP_MODE": "ipv6", "MGMT_CIDRS": "fd00:20::/112", "POD_NETWORK_CIDR": "fd00:40::/120"}, 253},
-		{map[string]string{"IP_MODE": "dual-stack"}, 251},
+		{map[string]string{"IP_MODE": "dual-stack"}, 249},
 	}
 	for _, tc := range cases {
 		c := mustLoad(t, tc.vars)
@@ -294,8 +294,8 @@ func TestNumNodesWithinNetworks(t *testing.T) {
 		numNodes string
 		wantErr  string
 	}{
-		{"11", ""},
-		{"12", "NUM_NODES=12: the networks have room for kube-node-11 at most (management address 10.1.0.13, pod subnet 10.244.13.0/24); use at most 11"},
+		{"9", ""},
+		{"10", "NUM_NODES=10: the networks have room for kube-node-9 at most (management address 10.1.0.11, pod subnet 10.244.11.0/24); use at most 9"},
 		{"101", "NUM_NODES=101: must be a whole number from 0 to 100"},
 	}
 	for _, tc := range cases {

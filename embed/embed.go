@@ -16,7 +16,7 @@ import (
 	"text/template"
 )
 
-//go:embed node kubeadm cni pause/main.go registry
+//go:embed node kubeadm cni pause/main.go registry nat64
 var files embed.FS
 
 // Images are the names of the cluster images, exactly as kubeadm asks for them.
@@ -56,6 +56,19 @@ type Values struct {
 	PodSubnets []string // one per address family
 
 	Registry RegistryValues
+	NAT64    NAT64Values
+	// PodResolvConf is the resolv.conf of pods with dnsPolicy Default, and
+	// so CoreDNS's upstream; "" keeps the node's.
+	PodResolvConf string
+}
+
+// NAT64Values are what an IPv6 cluster's DNS64 and NAT64 files are
+// rendered from.
+type NAT64Values struct {
+	Prefix    string // the /96 DNS64 synthesizes addresses in
+	Pool      string // the IPv4 /16 NAT64 maps to
+	Gateway   string // the gateway's own address in Pool
+	AllowAAAA bool
 }
 
 // RegistryValues are what the local registry's files are rendered from.

@@ -24,7 +24,7 @@ func TestKubeadmConfigsCarryTheCluster(t *testing.T) {
 		"kubernetesVersion: v1.37.2", "advertiseAddress: 10.192.0.2", "imagePullPolicy: Never",
 		"  - SystemVerification\n  - Swap\n", "podSubnet: 10.244.0.0/16", "serviceSubnet: 10.96.0.0/12",
 		"failCgroupV1: false", "cgroupDriver: systemd", "mode: iptables", "  - 127.0.0.1\n",
-		"token: abcdef.0123456789abcdef", "directory: /etc/kubeadm/patches", "controlPlaneEndpoint: 10.192.0.2:6443", "name: leader-elect\n    value: \"false\"", "nodeStatusUpdateFrequency: 2s",
+		"token: abcdef.0123456789abcdef", "directory: /etc/kubeadm/patches", "controlPlaneEndpoint: \"10.192.0.2:6443\"", "name: leader-elect\n    value: \"false\"", "nodeStatusUpdateFrequency: 2s",
 	} {
 		if !strings.Contains(string(init), want) {
 			t.Errorf("init configuration lacks %q:\n%s", want, init)

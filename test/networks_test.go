@@ -162,3 +162,100 @@ spec:
   selector: {app: dual}
   ports: [{port: 80, targetPort: 8080}]
 `
+
+// TestIPv6Cluster makes an IPv6-only cluster and checks its nodes, pods and
+// Services, and that a pod reaches an IPv4-only server, made on a Docker
+// network of its own, by its name, through DNS64 and NAT64.
+func TestIPv6Cluster(t *testing.T) {
+	dindCluster(t)
+	kubeconfig := filepath.Join(workDir, "kubeconfig-ipv6")
+	env := append(clusterEnv("KUBECONFIG="+kubeconfig, "NUM_NODES=1", "CLUSTER_ID=12"), "IP_MODE=ipv6")
+	const target, targetNet = "dind-cluster-test-v4-target", "dind-cluster-test-v4-only"
+	cleanup := func() {
+		docker(t, "rm", "--force", target)
+		for _, c := range []string{"dns64-cluster-12", "nat64-cluster-12"} {
+			docker(t, "network", "disconnect", "--force", targetNet, c)
+		}
+		docker(t, "network", "rm", targetNet)
+		run(t, env, "clean")
+	}
+	cleanup()
+	t.Cleanup(cleanup)
+	if out, err := run(t, env, "up"); err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	kubectl := func(args ...string) (string, error) {
+		out, err := exec.Command(kubectlPath(), append([]string{"--kubeconfig", kubeconfig, "--context", "dind-cluster-12"}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := kubectl(args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	if addrs := must("get", "nodes", "--output=jsonpath={.items[*].status.addresses[?(@.type==\"InternalIP\")].address}"); addrs != "fd00:20:12::2 fd00:20:12::3" {
+		t.Errorf("node addresses %q; want fd00:20:12::2 fd00:20:12::3", addrs)
+	}
+	makeTestImage(t)
+	pushed := "localhost:5001/dind-cluster-test/app:1"
+	for _, args := range [][]string{{"tag", testImage, pushed}, {"push", "--quiet", pushed}} {
+		if out, err := docker(t, args...); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	manifest := filepath.Join(workDir, "ipv6.yaml")
+	os.WriteFile(manifest, []byte(strings.ReplaceAll(fmt.Sprintf(dualStackWorkload, pushed), "RequireDualStack", "SingleStack")), 0o644)
+	must("apply", "--filename", manifest)
+	must("rollout", "status", "daemonset/dual", "--timeout=180s")
+	pods := strings.Fields(must("get", "pods", "--selector=app=dual", "--output=jsonpath="+
+		`{range .items[*]}{.metadata.name},{.spec.nodeName},{.status.podIP} {end}`))
+	if len(pods) != 2 {
+		t.Fatalf("pods %v; want one on each of the 2 nodes", pods)
+	}
+	from, to := strings.Split(pods[0], ","), strings.Split(pods[1], ",")
+	if out, err := kubectl("exec", from[0], "--", "/testapp", "get", "http://["+to[2]+"]:8080/"); err != nil || out != to[0] {
+		t.Errorf("pod on %s -> pod on %s at %s: %q, %v", from[1], to[1], to[2], out, err)
+	}
+	if out, err := kubectl("exec", from[0], "--", "/testapp", "get", "http://dual.default.svc.cluster.local/"); err != nil || !strings.HasPrefix(out, "dual-") {
+		t.Errorf("the Service by name: %q, %v", out, err)
+	}
+
+	t.Run("an IPv4-only server by name, through DNS64 and NAT64", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"network", "create", "--subnet", "10.251.0.0/24", targetNet},
+			{"run", "--detach", "--name", target, "--network", targetNet, testImage, "serve"},
+			{"network", "connect", targetNet, "dns64-cluster-12"},
+			{"network", "connect", targetNet, "nat64-cluster-12"},
+		} {
+			if out, err := docker(t, args...); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+		}
+		if out, err := kubectl("exec", from[0], "--", "/testapp", "lookup", target); err != nil || !strings.Contains(out, "fd00:10:64:ff9b::afb:2") {
+			t.Errorf("%s resolves to %q (%v); want the DNS64 address fd00:10:64:ff9b::afb:2 of 10.251.0.2", target, out, err)
+		}
+		if out, err := kubectl("exec", from[0], "--", "/testapp", "get", "http://"+target+":8080/"); err != nil || out == "" {
+			t.Errorf("the IPv4-only server by name: %q, %v", out, err)
+		}
+	})
+	t.Run("down keeps DNS64 and NAT64, clean removes them", func(t *testing.T) {
+		if out, err := run(t, env, "down"); err != nil {
+			t.Fatalf("down: %v\n%s", err, out)
+		}
+		for _, c := range []string{"dns64-cluster-12", "nat64-cluster-12"} {
+			if state, err := docker(t, "inspect", "--format", "{{.State.Status}}", c); err != nil || state != "running" {
+				t.Errorf("after down %s is %q (%v)", c, state, err)
+			}
+			docker(t, "network", "disconnect", "--force", targetNet, c)
+		}
+		if out, err := run(t, env, "clean"); err != nil {
+			t.Fatalf("clean: %v\n%s", err, out)
+		}
+		if out, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label=dind-cluster.cluster=cluster-12"); out != "" {
+			t.Errorf("clean left %q", out)
+		}
+	})
+}

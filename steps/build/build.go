@@ -45,6 +45,10 @@ type Builder struct {
 	// RegistryImage once built.
 	WithRegistry  bool
 	RegistryImage string
+	// WithNAT64 adds the images of the DNS64 server and the NAT64 gateway
+	// of IPv6 clusters, named in DNS64Image and NAT64Image once built.
+	WithNAT64              bool
+	DNS64Image, NAT64Image string
 }
 
 // New prepares a builder; nothing runs until its steps do.
@@ -92,15 +96,7 @@ func (b *Builder) Steps() []steps.Step {
 		return []string{"pause", "arch=" + arch, "source=" + cache.Key(string(embed.PauseSource()))}
 	}, b.buildPause))
 	for _, r := range []rootfs{nodeRootfs, proxyRootfs} {
-		out = append(out, b.cached("rootfs-"+r.Name, []string{StepEngine, "host-tools"}, func(arch string) []string {
-			return append(r.inputs(), "arch="+arch)
-		}, func(ctx context.Context, dir string) error {
-			mirror, err := aptMirror(b.AptMirror)
-			if err != nil {
-				return err
-			}
-			return r.build(ctx, dir, b.Engine.Arch, mirror)
-		}))
+		out = append(out, b.rootfsStep(r))
 	}
 	out = append(out,
 		steps.Step{Name: "base-image", Needs: []string{"rootfs-node"}, Done: b.baseImageDone, Run: b.buildBaseImage},
@@ -116,7 +112,23 @@ func (b *Builder) Steps() []steps.Step {
 	if b.WithRegistry {
 		out = append(out, b.registrySteps()...)
 	}
+	if b.WithNAT64 {
+		out = append(out, b.nat64Steps()...)
+	}
 	return out
+}
+
+// rootfsStep makes root file system r, cached.
+func (b *Builder) rootfsStep(r rootfs) steps.Step {
+	return b.cached("rootfs-"+r.Name, []string{StepEngine, "host-tools"}, func(arch string) []string {
+		return append(r.inputs(), "arch="+arch)
+	}, func(ctx context.Context, dir string) error {
+		mirror, err := aptMirror(b.AptMirror)
+		if err != nil {
+			return err
+		}
+		return r.build(ctx, dir, b.Engine.Arch, mirror)
+	})
 }
 
 // cached is a step whose result is a cache folder keyed by its inputs.
@@ -300,7 +312,7 @@ const timingsFile = "build-timings.log"
 func RecordTimings(cacheDir string, timeline steps.Timeline) error {
 	supply := map[string]bool{}
 	all := New(fixed.Default, cache.Cache{}, nil)
-	all.WithRegistry = true
+	all.WithRegistry, all.WithNAT64 = true, true
 	for _, s := range all.Steps() {
 		supply[s.Name] = s.Done != nil // probes always run: they are not builds
 	}

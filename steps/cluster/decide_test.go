@@ -178,8 +178,8 @@ func TestDecisions(t *testing.T) {
 // Every decision makes a plan the engine accepts: step names unique, every
 // need in the plan, no cycle; with and without the registry.
 func TestEveryDecisionMakesAValidPlan(t *testing.T) {
-	for _, registry := range []string{"on", "off"} {
-		cfg := testConfig(t, map[string]string{"DIND_REGISTRY": registry})
+	for _, env := range []map[string]string{{"DIND_REGISTRY": "on"}, {"DIND_REGISTRY": "off"}, {"IP_MODE": "ipv6"}} {
+		cfg := testConfig(t, env)
 		record := Record{UID: "u", Kubernetes: "v1.37.2", NodeImage: "img", Workers: 2}
 		nodes := nodesUpTo(cfg, 2)
 		for _, d := range []Decision{
@@ -194,7 +194,7 @@ func TestEveryDecisionMakesAValidPlan(t *testing.T) {
 				_, err = steps.NewPlan(plan...)
 			}
 			if err != nil {
-				t.Errorf("DIND_REGISTRY=%s, %s (remove leftovers %v): %v", registry, d.Action, d.RemoveLeftovers, err)
+				t.Errorf("%v, %s (remove leftovers %v): %v", env, d.Action, d.RemoveLeftovers, err)
 			}
 		}
 	}

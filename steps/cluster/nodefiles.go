@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/embed"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 )
@@ -36,6 +37,7 @@ func (r *run) values(n Node) embed.Values {
 		NodeName:          n.Name,
 		NodeIPs:           strs(r.Cfg.NodeIPs(n.Index)),
 		PodSubnets:        strs(r.Cfg.PodSubnets(n.Index)),
+		PodResolvConf:     map[bool]string{true: podResolvConf}[r.Cfg.IPMode == config.IPv6],
 	}
 }
 
@@ -86,6 +88,7 @@ func (r *run) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 			"POD_SUBNETS=%q\nPOD_NETWORK_CIDRS=%q\n", strings.Join(v.PodSubnets, " "), strings.ReplaceAll(v.PodNetworkCIDR, ",", " ")))},
 		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(r.routes(n, all))},
 	}
+	files = append(files, r.nat64NodeFiles()...)
 	kubeadm := map[string]string{"/etc/kubeadm/join.yaml": "kubeadm/v1beta4/join.yaml.tmpl",
 		"/etc/kubeadm/discovery.conf":  "kubeadm/discovery.conf.tmpl",
 		"/etc/kubernetes/kubelet.conf": "kubeadm/kubelet.conf.tmpl"}
@@ -125,6 +128,9 @@ func (r *run) routes(n Node, all []Node) string {
 		if other.Index != n.Index {
 			b.WriteString(r.routesTo(other))
 		}
+	}
+	if r.Cfg.IPMode == config.IPv6 {
+		fmt.Fprintf(&b, "%s via %s\n", r.Cfg.DNS64Prefix, r.Cfg.NAT64IP())
 	}
 	return b.String()
 }

@@ -40,7 +40,7 @@ func (r *run) createNetwork(ctx context.Context) error {
 	if !errors.Is(err, docker.ErrNotFound) {
 		return err
 	}
-	err = r.Docker.CreateNetwork(ctx, docker.NetworkSpec{Name: name, Subnets: subnets, Gateways: strs(r.Cfg.Gateways()),
+	err = r.Docker.CreateNetwork(ctx, docker.NetworkSpec{Name: name, Subnets: strs(r.Cfg.NetworkSubnets()), Gateways: strs(r.Cfg.Gateways()),
 		Labels: r.objectLabels(docker.Labels{labelNetworkID: strconv.Itoa(r.Cfg.NetworkID())})})
 	if errors.Is(err, docker.ErrOverlap) {
 		return fmt.Errorf("MGMT_CIDRS=%s overlaps a Docker network that exists: choose another MGMT_CIDRS or CLUSTER_ID (%w)",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dind-cluster/dind-cluster/config"
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
@@ -140,6 +141,7 @@ func (c *Cluster) lockAndObserve(ctx context.Context) (unlock func(), s State, e
 func (r *run) plan() ([]steps.Step, error) {
 	r.builder = build.New(r.Cfg.Versions, cache.Cache{Dir: r.Cfg.CacheDir, Waiting: r.Out}, r.Out)
 	r.builder.Docker, r.builder.AptMirror, r.builder.WithRegistry = r.Docker, r.Cfg.AptMirror, r.Cfg.Registry
+	r.builder.WithNAT64 = r.Cfg.IPMode == config.IPv6
 	plan := append(r.builder.Steps(), r.preflight())
 	var ready []string // the steps after which every node runs its kubelet
 	var kubeconfigAfter string
@@ -162,6 +164,7 @@ func (r *run) plan() ([]steps.Step, error) {
 		}
 		plan = append(plan, steps.Step{Name: stepNetwork, Needs: networkNeeds, Run: r.createNetwork})
 		plan = append(plan, r.registryStep(stepNetwork)...)
+		plan = append(plan, r.nat64Steps(stepNetwork)...)
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: stepStart(n), Needs: []string{stepNetwork}, Run: func(ctx context.Context) error {
 				return r.startNew(ctx, n, nodes)
@@ -177,6 +180,7 @@ func (r *run) plan() ([]steps.Step, error) {
 	case Resume:
 		r.record = d.Record
 		plan = append(plan, r.registryStep(stepPreflight)...)
+		plan = append(plan, r.nat64Steps(stepPreflight)...)
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: stepStart(n), Needs: []string{stepPreflight}, Run: func(ctx context.Context) error {
 				return r.resumeNode(ctx, n)
@@ -193,6 +197,7 @@ func (r *run) plan() ([]steps.Step, error) {
 			needs = append(needs, stepNetwork)
 		}
 		plan = append(plan, r.registryStep(needs[len(needs)-1])...)
+		plan = append(plan, r.nat64Steps(needs[len(needs)-1])...)
 		for _, n := range nodes {
 			plan = append(plan, steps.Step{Name: stepRestore(n), Needs: needs,
 				Run: func(ctx context.Context) error { return r.restoreNode(ctx, n) }})

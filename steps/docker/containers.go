@@ -42,6 +42,7 @@ type ContainerSpec struct {
 	DeviceCgroupRules []string
 	PrivateCgroupNS   bool
 	CPUShares         int
+	Sysctls           []string // KEY=VALUE of the container's namespaces
 	Env               []string
 	StopSignal        string
 
@@ -77,6 +78,7 @@ func (s ContainerSpec) args() []string {
 		a = append(a, "--cgroupns=private")
 	}
 	add("--tmpfs", s.Tmpfs...)
+	add("--sysctl", s.Sysctls...)
 	add("--env", s.Env...)
 	if s.StopSignal != "" {
 		add("--stop-signal", s.StopSignal)
