@@ -127,6 +127,11 @@ func TestClusterLifecycle(t *testing.T) {
 		if out, _ := docker(t, "ps", "--quiet", "--filter", "label="+clusterLabel); out != "" {
 			t.Errorf("containers still run after down: %s", out)
 		}
+		// `docker volume prune --all` removes the record's volume, which no
+		// container uses: the cluster stays the user's all the same.
+		if _, err := docker(t, "volume", "rm", "kubeadm-dind-record-cluster-9"); err != nil {
+			t.Fatal(err)
+		}
 		// A request that does not fit the stopped cluster is refused, and
 		// the cluster is left as it was.
 		for _, c := range []struct{ env, want string }{
@@ -143,8 +148,11 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Errorf("after refused ups, the stopped cluster has %d stopped nodes, want 3", len(strings.Fields(out)))
 		}
 		out := mustRun(t, "up")
-		if !strings.Contains(out, "resumed") {
-			t.Errorf("up after down did not resume:\n%s", out)
+		if !strings.Contains(out, "resumed") || !strings.Contains(out, "made again from the master's copy") {
+			t.Errorf("up after down, its record volume pruned, did not resume and make the volume again:\n%s", out)
+		}
+		if _, err := docker(t, "volume", "inspect", "kubeadm-dind-record-cluster-9"); err != nil {
+			t.Errorf("the record volume was not made again: %v", err)
 		}
 		mustKubectl(t, "rollout", "status", "deployment/kept", "--timeout=120s")
 	})

@@ -72,7 +72,7 @@ func (c *Cluster) SetPaused(ctx context.Context, paused bool) error {
 }
 
 // Snapshot makes the cluster's present state the one up and restore return
-// to. It holds the nodes up made; nodes join added stay out of it.
+// to, with every node it has, those join added included.
 func (c *Cluster) Snapshot(ctx context.Context) error {
 	unlock, s, err := c.lockAndObserve(ctx)
 	if err != nil {
@@ -86,13 +86,28 @@ func (c *Cluster) Snapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nodes := nodesUpTo(cfg, s.Record.Workers)
-	for _, n := range nodes {
-		if ct, ok := s.Nodes[n.Index]; !ok || ct.State != "running" {
-			return fmt.Errorf("node %s is not running: run up first", n.Name)
+	for _, n := range nodesUpTo(cfg, s.Record.Workers) {
+		if _, ok := s.Nodes[n.Index]; !ok {
+			return fmt.Errorf("node %s is missing: run up first", n.Name)
 		}
 	}
+	var nodes []Node
+	for i, ct := range s.Nodes {
+		if ct.State != "running" {
+			return notRunningError(ct)
+		}
+		nodes = append(nodes, node(cfg, i))
+	}
+	slices.SortFunc(nodes, func(a, b Node) int { return a.Index - b.Index })
 	return c.takeSnapshot(ctx, s.EngineID, *s.Record, nodes)
+}
+
+// notRunningError says what to do about a node that is not running.
+func notRunningError(ct docker.Container) error {
+	if ct.State == "paused" {
+		return fmt.Errorf("node %s is paused: run unpause first", ct.Name)
+	}
+	return fmt.Errorf("node %s is %s: run up first", ct.Name, ct.State)
 }
 
 // APIServerPort is the port the API server is published on.
@@ -108,11 +123,20 @@ func (c *Cluster) APIServerPort(ctx context.Context) (int, error) {
 // cluster, and its kubectl context when it is this cluster's; nothing that
 // is not the cluster's.
 func (c *Cluster) Clean(ctx context.Context) error {
-	unlock, s, err := c.lockAndObserve(ctx)
+	unlock, err := c.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	s, err := c.Observe(ctx)
+	if err != nil {
+		// A damaged record, say: what carries the cluster's labels goes all
+		// the same.
+		c.logf("cluster %s cannot be read whole (%v); removing what is labelled as its", c.Cfg.ClusterName(), err)
+		if s.EngineID == "" {
+			return err
+		}
+	}
 	ca := c.clusterCA(s)
 	err = c.removeObjects(ctx)
 	if errors.Is(err, docker.ErrFrozen) {
@@ -157,11 +181,17 @@ func (c *Cluster) removeObjects(ctx context.Context) error {
 }
 
 func (c *Cluster) removeOnce(ctx context.Context) error {
-	containers, err := c.Docker.Containers(ctx, c.ours())
+	all, err := c.Docker.Containers(ctx, c.ours())
 	if err != nil {
 		return err
 	}
-	errs := multierror.Append(nil, c.Docker.Remove(ctx, namesOf(containers, func(x docker.Container) string { return x.Name })...))
+	var containers []string
+	for _, ct := range all {
+		if c.isOurs(ct) {
+			containers = append(containers, ct.Name)
+		}
+	}
+	errs := multierror.Append(nil, c.Docker.Remove(ctx, containers...))
 	volumes, err := c.Docker.Volumes(ctx, c.ours())
 	if err == nil {
 		err = c.Docker.RemoveVolumes(ctx, namesOf(volumes, func(x docker.Volume) string { return x.Name })...)

@@ -107,11 +107,15 @@ func Decide(cfg *config.Config, s State, r Request) (Decision, error) {
 		switch {
 		case !ok:
 			missing = append(missing, n.Name)
-		case ct.State == "running" || ct.State == "paused":
+		case ct.State == "running":
 			running++
-		case ct.State != "exited":
+		case ct.State != "exited" && ct.State != "paused": // paused: resumed by a thaw
 			broken = append(broken, n.Name+" ("+ct.State+")")
 		}
+	}
+	if s.Network == nil {
+		// Pruned while the nodes were stopped: they cannot start without it.
+		missing = append(missing, "network "+cfg.NetworkName())
 	}
 	var joined []Node
 	for i, ct := range s.Nodes {
@@ -137,7 +141,20 @@ func Decide(cfg *config.Config, s State, r Request) (Decision, error) {
 		return Decision{}, fmt.Errorf("cluster %s was made from node image %s, which is gone, and a restore needs it: "+
 			"run clean, then up, for a fresh cluster", name, record.NodeImage)
 	}
-	d.Action, d.Drop = Restore, joined
+	// Nodes join added are dropped, unless a snapshot taken since holds
+	// them.
+	d.Action = Restore
+	for _, n := range joined {
+		if s.Snapshot.File(n.Name) == "" {
+			d.Drop = append(d.Drop, n)
+		}
+	}
+	for _, sn := range s.Snapshot.Manifest.Nodes {
+		if i, ok := nodeIndex(cfg, sn.Name); ok && i > record.Workers {
+			d.Nodes = append(d.Nodes, node(cfg, i))
+		}
+	}
+	slices.SortFunc(d.Nodes, func(a, b Node) int { return a.Index - b.Index })
 	return d, nil
 }
 

@@ -72,9 +72,26 @@ func TestDecisions(t *testing.T) {
 		{name: "running with a snapshot: restore",
 			state: complete(State{Nodes: all("running"), Snapshot: snapshot}), req: plain,
 			action: Restore, nodes: []string{"kube-master", "kube-node-1", "kube-node-2"}},
-		{name: "paused with a snapshot: restore",
-			state: complete(State{Nodes: all("paused"), Snapshot: snapshot}), req: plain, action: Restore,
+		{name: "paused: resume (thawed)",
+			state: complete(State{Nodes: all("paused"), Snapshot: snapshot}), req: plain, action: Resume,
 			nodes: []string{"kube-master", "kube-node-1", "kube-node-2"}},
+		{name: "stopped, its network pruned, with a snapshot: restore",
+			state: func() State {
+				s := complete(State{Nodes: all("exited"), Snapshot: snapshot})
+				s.Network = nil
+				return s
+			}(), req: plain, action: Restore, nodes: []string{"kube-master", "kube-node-1", "kube-node-2"}},
+		{name: "stopped, its network pruned, no snapshot: refused",
+			state: func() State {
+				s := complete(State{Nodes: all("exited"), Snapshot: noSnapshot})
+				s.Network = nil
+				return s
+			}(), req: plain, refused: "cluster default lacks network kubeadm-dind-net"},
+		{name: "running with a joined node the snapshot holds: restore, keeping it",
+			state: complete(State{Nodes: nodes(map[int]string{0: "running", 1: "running", 2: "running", 3: "running"}),
+				Snapshot: Snapshot{Dir: snapshot.Dir, Manifest: manifest{Nodes: []snapshotNode{
+					{Name: "kube-master"}, {Name: "kube-node-1"}, {Name: "kube-node-2"}, {Name: "kube-node-3"}}}}}),
+			req: plain, action: Restore, nodes: []string{"kube-master", "kube-node-1", "kube-node-2", "kube-node-3"}},
 		{name: "running without a snapshot here: refused, left as it is",
 			state: complete(State{Nodes: all("running"), Snapshot: noSnapshot}), req: plain,
 			refused: "cluster default is running, and DIND_CACHE_DIR="},
@@ -135,7 +152,7 @@ func TestDecisions(t *testing.T) {
 			state: complete(State{Nodes: all("exited"), Snapshot: noSnapshot}), req: Request{Workers: 2, Versions: v137, ForceRestore: true},
 			refused: "cluster default cannot be restored"},
 		{name: "made before records (no creator label): complete, resumed",
-			state: State{Nodes: all("exited"), MasterImage: image}, req: plain,
+			state: State{Nodes: all("exited"), MasterImage: image, Network: &docker.Network{Name: cfg.NetworkName()}}, req: plain,
 			action: Resume, nodes: []string{"kube-master", "kube-node-1", "kube-node-2"}},
 		{name: "a foreign container holds a node a restore remakes: refused",
 			state: func() State {
@@ -189,6 +206,7 @@ func TestEveryDecisionMakesAValidPlan(t *testing.T) {
 			{Action: Restore, Nodes: nodes, Record: record, NodeImage: "img", Versions: cfg.Versions, Drop: nodesUpTo(cfg, 3)[3:]},
 		} {
 			r := &run{Cluster: New(cfg, nil), decision: d}
+			r.state.RecordVolumeMissing = d.Action != Create
 			plan, err := r.plan()
 			if err == nil {
 				_, err = steps.NewPlan(plan...)

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"io"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,8 @@ type fakeDocker struct {
 	volumes    []docker.Volume
 	networks   []docker.Network
 	images     map[string]bool
+	ports      map[string]int    // published API server ports by container
+	files      map[string][]byte // by CONTAINER:PATH
 	created    []docker.ContainerSpec
 	calls      []string
 }
@@ -88,6 +91,13 @@ func (f *fakeDocker) Network(_ context.Context, name string) (docker.Network, er
 	return docker.Network{}, &docker.Error{Op: "inspecting network " + name, Kind: docker.ErrNotFound, Err: io.EOF}
 }
 
+func (f *fakeDocker) PublishedPort(_ context.Context, name string, _ int) (int, error) {
+	if p, ok := f.ports[name]; ok {
+		return p, nil
+	}
+	return 0, &docker.Error{Op: "reading the port of " + name, Kind: docker.ErrNotFound, Err: io.EOF}
+}
+
 func (f *fakeDocker) ImageExists(_ context.Context, ref string) (bool, error) {
 	return f.images[ref], nil
 }
@@ -129,10 +139,41 @@ func (f *fakeDocker) Start(_ context.Context, name string) error {
 	return nil
 }
 
+// CopyIn keeps the regular files of the archive as the container's.
 func (f *fakeDocker) CopyIn(_ context.Context, name, dir string, archive io.Reader) error {
-	io.Copy(io.Discard, archive)
 	f.record("cp", name, dir)
-	return nil
+	tr := tar.NewReader(archive)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			io.Copy(io.Discard, archive)
+			return nil
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		body, _ := io.ReadAll(tr)
+		f.mu.Lock()
+		if f.files == nil {
+			f.files = map[string][]byte{}
+		}
+		f.files[name+":"+path.Join(dir, h.Name)] = body
+		f.mu.Unlock()
+	}
+}
+
+// CopyOut gives a file CopyIn placed, as a tar.
+func (f *fakeDocker) CopyOut(_ context.Context, name, file string, w io.Writer) error {
+	f.mu.Lock()
+	body, ok := f.files[name+":"+file]
+	f.mu.Unlock()
+	if !ok {
+		return &docker.Error{Op: "copying " + name + ":" + file, Kind: docker.ErrNotFound, Err: io.EOF}
+	}
+	tw := tar.NewWriter(w)
+	tw.WriteHeader(&tar.Header{Name: path.Base(file), Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write(body)
+	return tw.Close()
 }
 
 // container is a node container of the cluster of cfg, in state.

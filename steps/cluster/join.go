@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
+	"github.com/dind-cluster/dind-cluster/steps/docker"
 )
 
 // Join adds one more worker to the running cluster: the node after the last
@@ -34,7 +36,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Tim
 	last := 0
 	for i, ct := range s.Nodes {
 		if ct.State != "running" {
-			return Node{}, nil, fmt.Errorf("node %s is %s: run up first", ct.Name, ct.State)
+			return Node{}, nil, notRunningError(ct)
 		}
 		existing = append(existing, node(cfg, i))
 		last = max(last, i)
@@ -81,9 +83,34 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Tim
 	}
 	c.logf("join: adding %s at %s to cluster %s", n.Name, n.IP, name)
 	timeline, err := p.Run(ctx, c.Out)
+	if err != nil {
+		r.undoJoin(context.WithoutCancel(ctx), n)
+	}
 	r.cleanup()
 	build.RecordTimings(cfg.CacheDir, timeline)
 	return n, timeline, err
+}
+
+// undoJoin removes what a failed join made of node n: its Node in the
+// cluster, its container and its volumes, so that the cluster is as
+// before and the next join takes the same name.
+func (r *run) undoJoin(ctx context.Context, n Node) {
+	if r.k.path != "" {
+		r.k.cmd("delete", "node", n.Name, "--ignore-not-found", "--request-timeout=10s").Run(ctx)
+	}
+	var volumes []string
+	for _, v := range volumeNames(n) {
+		volumes = append(volumes, v)
+	}
+	err := r.Docker.Remove(ctx, n.Name)
+	if errors.Is(err, docker.ErrNotFound) {
+		err = nil // never created
+	}
+	if err = errors.Join(err, r.Docker.RemoveVolumes(ctx, volumes...)); err != nil {
+		r.logf("%s is left half-joined (%v): clean removes it with the cluster", n.Name, err)
+		return
+	}
+	r.logf("removed %s, which did not join", n.Name)
 }
 
 // join is what Join does; it is no up action.

@@ -85,14 +85,18 @@ func (r *run) startNew(ctx context.Context, n Node, all []Node) error {
 // createNode creates the container of node n under the name container,
 // with its volumes; it has n's address and port once started.
 func (r *run) createNode(ctx context.Context, n Node, container string) error {
-	existing := map[string]bool{}
+	existing := map[string]docker.Volume{}
 	for _, v := range r.state.Volumes {
-		existing[v.Name] = true
+		existing[v.Name] = v
 	}
 	for _, name := range volumeNames(n) {
 		// A restored node keeps its own. The node image is noted:
 		// containerd's volume refers to its layers.
-		if existing[name] {
+		if v, ok := existing[name]; ok {
+			if made := v.Labels[build.NodeImageLabel]; made != r.nodeImage {
+				return fmt.Errorf("volume %s of node %s was made for node image %q, not %s, which the cluster uses: "+
+					"run clean, then up, for a fresh cluster", name, n.Name, made, r.nodeImage)
+			}
 			continue
 		}
 		if err := r.Docker.CreateVolume(ctx, name, r.objectLabels(docker.Labels{build.NodeImageLabel: r.nodeImage})); err != nil {

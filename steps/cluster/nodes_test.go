@@ -21,7 +21,7 @@ func TestNodeContainersAreCreatedAsTheirRoleWants(t *testing.T) {
 	master, worker := r.decision.Nodes[0], r.decision.Nodes[1]
 	// A restore keeps the volumes it found: none is created again.
 	for _, v := range volumeNames(master) {
-		r.state.Volumes = append(r.state.Volumes, docker.Volume{Name: v})
+		r.state.Volumes = append(r.state.Volumes, docker.Volume{Name: v, Labels: docker.Labels{build.NodeImageLabel: r.nodeImage}})
 	}
 	if err := r.createNode(context.Background(), master, stagedName(master)); err != nil {
 		t.Fatal(err)
@@ -98,6 +98,52 @@ func TestRestoreRemovesOnlyTheClustersOwnContainer(t *testing.T) {
 			if strings.HasPrefix(call, "rm ") && call != "rm "+n.Name {
 				t.Errorf("restore of %s removed %q", n.Name, call)
 			}
+		}
+	}
+}
+
+// A volume made for another node image holds layers the node cannot use:
+// the node is not made on it.
+func TestANodeIsNotMadeOnAVolumeOfAnotherImage(t *testing.T) {
+	f := &fakeDocker{}
+	r := testRun(t, map[string]string{})
+	r.Docker, r.nodeImage = f, "dind-cluster/node:v1.37.2-new"
+	master := r.decision.Nodes[0]
+	for _, v := range volumeNames(master) {
+		r.state.Volumes = append(r.state.Volumes, docker.Volume{Name: v, Labels: docker.Labels{build.NodeImageLabel: "dind-cluster/node:v1.37.2-old"}})
+	}
+	err := r.createNode(context.Background(), master, master.Name)
+	if err == nil || !strings.Contains(err.Error(), "dind-cluster/node:v1.37.2-old") || !strings.Contains(err.Error(), "run clean") {
+		t.Fatalf("a node made on volumes of another image: %v", err)
+	}
+	if len(f.created) != 0 {
+		t.Errorf("containers created: %v", f.calls)
+	}
+}
+
+// A restored master publishes the API server on the port it had, or on
+// APISERVER_PORT.
+func TestARestoredMasterKeepsItsPort(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "127.0.0.1:41234:6443"},
+		{map[string]string{"APISERVER_PORT": "8443"}, "127.0.0.1:8443:6443"},
+	} {
+		r := testRun(t, tc.env)
+		r.decision.Action, r.decision.Record = Restore, Record{UID: "u", Workers: 2}
+		r.state.MasterPort = 41234
+		if _, err := r.plan(); err != nil {
+			t.Fatal(err)
+		}
+		f := &fakeDocker{}
+		r.Docker, r.nodeImage = f, "dind-cluster/node:v1.37.2-abc"
+		if err := r.createNode(context.Background(), r.decision.Nodes[0], "m"); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.created[0].Publish; !slices.Contains(got, tc.want) {
+			t.Errorf("%v: master publishes %v; want %s", tc.env, got, tc.want)
 		}
 	}
 }

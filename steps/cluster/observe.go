@@ -38,8 +38,11 @@ type State struct {
 	// network's, or for a new DIND_LABEL cluster one no other cluster uses.
 	NetworkID int
 
-	// Record is there once the cluster's first up completed.
-	Record *Record
+	// Record is there once the cluster's first up completed. When its
+	// volume is gone, the master's copy is read, and RecordVolumeMissing
+	// tells up to make the volume again.
+	Record              *Record
+	RecordVolumeMissing bool
 	// MasterImage is the node image the master's volumes were made for
 	// (legacy clusters, made before records, are known by it).
 	MasterImage string
@@ -54,6 +57,10 @@ type State struct {
 	hasCreator       bool
 
 	Snapshot Snapshot
+
+	// MasterPort is the API server's port on the Docker host while the
+	// master runs: a restore keeps it.
+	MasterPort int
 }
 
 // Empty tells whether nothing of the cluster exists.
@@ -84,7 +91,7 @@ func (c *Cluster) Observe(ctx context.Context) (State, error) {
 		return s, err
 	}
 	for _, ct := range all {
-		if ct.Labels[config.LabelCluster] != c.Cfg.ClusterName() || ct.Labels[config.LabelOwner] == "" {
+		if !c.isOurs(ct) {
 			s.Others[ct.Name] = true
 			continue
 		}
@@ -95,6 +102,14 @@ func (c *Cluster) Observe(ctx context.Context) (State, error) {
 			s.Staged = append(s.Staged, ct)
 		} else {
 			s.Strays = append(s.Strays, ct)
+		}
+	}
+	if m, ok := s.Nodes[0]; ok && m.State == "running" {
+		switch port, err := c.Docker.PublishedPort(ctx, m.Name, apiServerPort); {
+		case err == nil:
+			s.MasterPort = port
+		case !errors.Is(err, docker.ErrNotFound):
+			return s, err
 		}
 	}
 	if s.Volumes, err = c.Docker.Volumes(ctx, c.ours()); err != nil {
@@ -111,6 +126,12 @@ func (c *Cluster) Observe(ctx context.Context) (State, error) {
 			s.MasterImage = v.Labels[build.NodeImageLabel]
 		}
 	}
+	if m, ok := s.Nodes[0]; ok && s.Record == nil {
+		if s.Record, err = c.recordInMaster(ctx, m.Name); err != nil {
+			return s, err
+		}
+		s.RecordVolumeMissing = s.Record != nil
+	}
 	switch n, err := c.Docker.Network(ctx, c.Cfg.NetworkName()); {
 	case errors.Is(err, docker.ErrNotFound):
 	case err != nil:
@@ -121,7 +142,7 @@ func (c *Cluster) Observe(ctx context.Context) (State, error) {
 		s.Network = &n
 		s.noteCreator(n.Labels)
 	}
-	if s.NetworkID, err = c.networkID(ctx, s.Network); err != nil {
+	if s.NetworkID, err = c.networkID(ctx, s.Network, s.Record); err != nil {
 		return s, err
 	}
 	if s.Record != nil {
@@ -167,9 +188,9 @@ func describeCreator(label string) string {
 const labelNetworkID = "dind-cluster.network-id"
 
 // networkID is the cluster's network ID: the configured one, the one its
-// network has, or, for a DIND_LABEL cluster without network, the first of
+// network or its record has, or, for a DIND_LABEL cluster without either, the first of
 // config.LabelNetworkIDs that no other cluster's network has.
-func (c *Cluster) networkID(ctx context.Context, own *docker.Network) (int, error) {
+func (c *Cluster) networkID(ctx context.Context, own *docker.Network, record *Record) (int, error) {
 	if c.Cfg.NetworkIDFixed() {
 		return c.Cfg.NetworkID(), nil
 	}
@@ -178,6 +199,9 @@ func (c *Cluster) networkID(ctx context.Context, own *docker.Network) (int, erro
 			return id, nil
 		}
 		return c.Cfg.NetworkID(), nil // made before the label: with the provisional ID
+	}
+	if record != nil && record.NetworkID != 0 {
+		return record.NetworkID, nil // its nodes' addresses are in its snapshot
 	}
 	networks, err := c.Docker.Networks(ctx, docker.Labels{config.LabelOwner: ""})
 	if err != nil {
@@ -225,4 +249,17 @@ func (c *Cluster) clusterConfig(s State) (*config.Config, error) {
 		return cfg, nil
 	}
 	return cfg.WithNetworkID(s.NetworkID)
+}
+
+// isOurs tells whether a container is one of the cluster's: it has the
+// cluster's labels and one of the names dind-cluster gives. Containers run
+// from an image a user committed of a node carry the labels too, and are
+// the user's.
+func (c *Cluster) isOurs(ct docker.Container) bool {
+	if ct.Labels[config.LabelCluster] != c.Cfg.ClusterName() || ct.Labels[config.LabelOwner] == "" {
+		return false
+	}
+	name := strings.TrimSuffix(ct.Name, stagedSuffix)
+	_, node := nodeIndex(c.Cfg, name)
+	return node || ct.Name == dns64Name(c.Cfg) || ct.Name == nat64Name(c.Cfg)
 }

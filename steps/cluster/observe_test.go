@@ -57,6 +57,8 @@ func TestObserveReadsRecordCreatorsAndContainers(t *testing.T) {
 		{Name: "kube-node-7", State: "exited", Labels: c.labels(nil)},
 		{Name: "kube-node-2", State: "running", Labels: docker.Labels{config.LabelOwner: "1", config.LabelCluster: "cluster-4"}},
 		{Name: "unrelated", State: "running"},
+		// run from an image a user committed of the master: the user's
+		{Name: "my-copy-of-the-master", State: "running", Labels: mine},
 	}
 	f.volumes = []docker.Volume{{Name: "kubeadm-dind-kube-master-containerd", Labels: dead}}
 	s, err := c.Observe(context.Background())
@@ -66,7 +68,7 @@ func TestObserveReadsRecordCreatorsAndContainers(t *testing.T) {
 	if len(s.Nodes) != 2 || s.Nodes[0].Name != "kube-master" || s.Nodes[7].Name != "kube-node-7" {
 		t.Errorf("nodes %v; want the master and kube-node-7", s.Nodes)
 	}
-	if len(s.Staged) != 1 || !s.Others["kube-node-2"] || !s.Others["unrelated"] {
+	if len(s.Staged) != 1 || !s.Others["kube-node-2"] || !s.Others["unrelated"] || !s.Others["my-copy-of-the-master"] || len(s.Strays) != 0 {
 		t.Errorf("staged %v, others %v", s.Staged, s.Others)
 	}
 	if s.Record != nil || s.CreatorRunning != "" || s.CreatorElsewhere != "host-that-is-not-this-one/1/1" {
@@ -100,5 +102,35 @@ func TestCreatorsAreToldAliveFromDead(t *testing.T) {
 	}
 	if _, known := creatorAlive("another-host/1/1"); known {
 		t.Error("a process of another host is known")
+	}
+}
+
+// `docker volume prune` removes the record's volume, which no container
+// uses: the master's copy of the record keeps the cluster the user's.
+func TestAPrunedRecordIsReadFromTheMaster(t *testing.T) {
+	cfg := testConfig(t, map[string]string{})
+	c := New(cfg, nil)
+	const image = "dind-cluster/node:v1.37.2-abc"
+	f := &fakeDocker{images: map[string]bool{image: true}}
+	c.Docker = f
+	made := c.labels(docker.Labels{labelCreator: "host-that-is-not-this-one/1/1"})
+	for i := 0; i <= 2; i++ {
+		f.containers = append(f.containers, docker.Container{Name: cfg.NodeName(i), State: "exited", Labels: made})
+	}
+	f.networks = []docker.Network{{Name: cfg.NetworkName(), Subnets: []string{"10.192.0.0/24"}, Labels: c.labels(nil)}}
+	record := Record{UID: "u1", Kubernetes: "v1.37.2", NodeImage: image, Workers: 2, CA: "ca", NetworkID: 0}
+	if err := c.writeRecordInMaster(context.Background(), record); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Observe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Record == nil || s.Record.UID != "u1" || !s.RecordVolumeMissing {
+		t.Fatalf("record %+v (volume missing %v); want the master's copy", s.Record, s.RecordVolumeMissing)
+	}
+	d, err := Decide(cfg, s, RequestOf(cfg))
+	if err != nil || d.Action != Resume || d.RemoveLeftovers {
+		t.Errorf("decision %s (remove leftovers %v), %v; want resume", d.Action, d.RemoveLeftovers, err)
 	}
 }

@@ -26,6 +26,8 @@ const (
 	stepSnapshot   = "snapshot"
 	stepRecord     = "record"
 
+	stepRecordInMaster = "record-in-master"
+
 	stepRegistry          = "local-registry"
 	stepRegistryConfigMap = "registry-configmap"
 )
@@ -121,13 +123,7 @@ func (c *Cluster) up(ctx context.Context, req Request, initArgs []string, mustBe
 // lockAndObserve takes the cluster's lock, so that no other command changes
 // it meanwhile, and observes it.
 func (c *Cluster) lockAndObserve(ctx context.Context) (unlock func(), s State, err error) {
-	engine, err := c.Docker.Info(ctx)
-	if err != nil {
-		return nil, s, err
-	}
-	lock := cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}
-	unlock, err = lock.LockAs(ctx, "cluster-"+engineDir(engine.ID)+"-"+c.Cfg.ClusterName(), "cluster "+c.Cfg.ClusterName())
-	if err != nil {
+	if unlock, err = c.lock(ctx); err != nil {
 		return nil, s, err
 	}
 	if s, err = c.Observe(ctx); err != nil {
@@ -135,6 +131,16 @@ func (c *Cluster) lockAndObserve(ctx context.Context) (unlock func(), s State, e
 		return nil, s, err
 	}
 	return unlock, s, nil
+}
+
+// lock takes the cluster's lock.
+func (c *Cluster) lock(ctx context.Context) (unlock func(), err error) {
+	engine, err := c.Docker.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lock := cache.Cache{Dir: c.Cfg.CacheDir, Waiting: c.Out}
+	return lock.LockAs(ctx, "cluster-"+engineDir(engine.ID)+"-"+c.Cfg.ClusterName(), "cluster "+c.Cfg.ClusterName())
 }
 
 // plan is the decision as steps.
@@ -152,13 +158,17 @@ func (r *run) plan() ([]steps.Step, error) {
 		if r.ca, err = newClusterCA(time.Now()); err != nil {
 			return nil, err
 		}
-		r.token = newToken()
+		r.token, r.port = newToken(), r.Cfg.APIServerPort
 		r.record = Record{UID: randomHex(8), Kubernetes: r.Cfg.Versions.Kubernetes, Workers: d.Workers, CA: fingerprint(r.ca.Cert),
-			Shape: r.Cfg.Shape()}
+			Shape: r.Cfg.Shape(), NetworkID: r.Cfg.NetworkID()}
 		networkNeeds := []string{stepPreflight}
 		if d.RemoveLeftovers {
-			plan = append(plan, steps.Step{Name: stepLeftovers, Run: func(ctx context.Context) error {
-				return r.removeObjects(ctx)
+			plan = append(plan, steps.Step{Name: stepLeftovers, Needs: []string{stepPreflight}, Run: func(ctx context.Context) error {
+				if err := r.removeObjects(ctx); err != nil {
+					return err
+				}
+				r.state.Volumes = nil // the nodes get new ones, with labels
+				return nil
 			}})
 			networkNeeds = append(networkNeeds, stepLeftovers)
 		}
@@ -189,9 +199,13 @@ func (r *run) plan() ([]steps.Step, error) {
 		}
 		kubeconfigAfter = stepStart(nodes[0])
 	case Restore:
-		r.record = d.Record
+		r.record, r.port = d.Record, r.Cfg.APIServerPort
+		if r.port == 0 {
+			r.port = r.state.MasterPort // users and forwarders keep theirs
+		}
 		needs := []string{stepPreflight, stepDrop}
-		plan = append(plan, steps.Step{Name: stepDrop, Run: r.dropStagedAndJoined})
+		// Nothing goes before preflight has checked what the restore needs.
+		plan = append(plan, steps.Step{Name: stepDrop, Needs: []string{stepPreflight}, Run: r.dropStagedAndJoined})
 		if r.state.Network == nil {
 			plan = append(plan, steps.Step{Name: stepNetwork, Needs: []string{stepPreflight}, Run: r.createNetwork})
 			needs = append(needs, stepNetwork)
@@ -220,18 +234,29 @@ func (r *run) plan() ([]steps.Step, error) {
 		}
 		plan = append(plan, steps.Step{Name: stepRegistryConfigMap, Needs: []string{after, stepRegistry}, Run: r.advertiseRegistry})
 	}
-	if d.Action == Create {
-		snapshotNeeds := []string{stepReady}
+	switch {
+	case d.Action == Create:
+		recordNeeds := []string{stepReady}
 		if r.Cfg.Registry {
-			snapshotNeeds = append(snapshotNeeds, stepRegistryConfigMap)
+			recordNeeds = append(recordNeeds, stepRegistryConfigMap)
 		}
 		plan = append(plan,
-			steps.Step{Name: stepSnapshot, Needs: snapshotNeeds, Run: func(ctx context.Context) error {
+			steps.Step{Name: stepRecordInMaster, Needs: recordNeeds, Run: func(ctx context.Context) error {
+				return r.writeRecordInMaster(ctx, r.record)
+			}},
+			steps.Step{Name: stepSnapshot, Needs: []string{stepRecordInMaster}, Run: func(ctx context.Context) error {
 				return r.takeSnapshot(ctx, r.state.EngineID, r.record, nodes)
 			}},
 			steps.Step{Name: stepRecord, Needs: []string{stepSnapshot}, Run: func(ctx context.Context) error {
 				return r.writeRecord(ctx, r.record)
 			}})
+	case r.state.RecordVolumeMissing:
+		// Pruned: the master's copy stands in, and makes it again.
+		r.logf("the record volume %s of cluster %s is gone (pruned?): it is made again from the master's copy",
+			r.recordVolume(), r.Cfg.ClusterName())
+		plan = append(plan, steps.Step{Name: stepRecord, Needs: []string{stepPreflight}, Run: func(ctx context.Context) error {
+			return r.writeRecord(ctx, r.record)
+		}})
 	}
 	return plan, nil
 }
@@ -289,6 +314,9 @@ func privileged(ctx context.Context, d docker.Provider, c cache.Cache, e docker.
 		return false
 	}
 	yes := d.CanRunPrivileged(ctx, image)
+	if ctx.Err() != nil {
+		return yes // cut short: no answer to remember
+	}
 	answer := map[bool]string{true: "-yes", false: "-no"}[yes]
 	c.Fill(ctx, "engines", key+answer, func(string) error { return nil })
 	return yes

@@ -58,6 +58,8 @@ var kindsByText = []struct {
 	{"no such image", ErrNotFound},
 	{"no such object", ErrNotFound},
 	{"is not connected to network", ErrNotFound},
+	{"no public port", ErrNotFound},
+	{"could not find the file", ErrNotFound},
 	{"is already in use by container", ErrNameInUse},
 	{"already exists", ErrNameInUse},
 	{"port is already allocated", ErrPortTaken},

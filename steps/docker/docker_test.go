@@ -13,6 +13,8 @@ func TestDockersWordsAreClassified(t *testing.T) {
 		"Error response from daemon: network kubeadm-dind-net not found":                                                                                       ErrNotFound,
 		"Error response from daemon: endpoint dind-registry not found":                                                                                         ErrNotFound,
 		"Error: No such object: x":                                                                                                                             ErrNotFound,
+		"Error: No public port '6443/tcp' published for kube-master":                                                                                           ErrNotFound,
+		"Error response from daemon: Could not find the file /etc/dind/record.json in container kube-master":                                                   ErrNotFound,
 		`Error response from daemon: Conflict. The container name "/kube-master" is already in use by container "abc"`:                                         ErrNameInUse,
 		"Error response from daemon: network with name kubeadm-dind-net already exists":                                                                        ErrNameInUse,
 		"Error response from daemon: driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:5001 failed: port is already allocated": ErrPortTaken,

@@ -81,6 +81,9 @@ func (d CLI) Networks(ctx context.Context, labels Labels) ([]Network, error) {
 	var out []Network
 	for _, name := range names {
 		n, err := d.Network(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed since it was listed
+		}
 		if err != nil {
 			return nil, err
 		}

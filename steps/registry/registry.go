@@ -54,7 +54,14 @@ func (r Registry) Ensure(ctx context.Context, image string) error {
 		return err
 	}
 	if !found {
-		return r.run(ctx, image)
+		err := r.run(ctx, image)
+		if !errors.Is(err, docker.ErrNameInUse) {
+			return err
+		}
+		// Another cluster's up made it meanwhile: that one is used.
+		if ct, found, err = r.container(ctx); err != nil || !found {
+			return errors.Join(err, fmt.Errorf("the local registry %s vanished as it was made: run up again", Container))
+		}
 	}
 	if ct.State != "running" {
 		if err := r.Docker.Start(ctx, Container); err != nil {
