@@ -70,6 +70,19 @@ func lockHolder(pid int) string {
 // killed while it held it (SIGKILL gives it no chance to), and tells
 // whether it did.
 func removeStaleLock(name string) bool {
+	// Two processes that both read the stale lock must not both remove:
+	// the second would remove the lock the first has taken since.
+	// Takeovers go one at a time, under a lock of the kernel's, which no
+	// killed process can leave behind.
+	side, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("dind-cluster-%d-kubeconfig-takeover", os.Getuid())),
+		os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return false
+	}
+	defer side.Close()
+	if err := syscall.Flock(int(side.Fd()), syscall.LOCK_EX); err != nil {
+		return false
+	}
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return false
