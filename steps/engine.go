@@ -255,3 +255,33 @@ func (t Timeline) Total() time.Duration {
 func seconds(d time.Duration) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
+
+// Closure is the steps of all that roots need, themselves included, in the
+// order all gives them: what a plan that wants only roots must run.
+func Closure(all []Step, roots ...string) []Step {
+	byName := map[string]Step{}
+	for _, s := range all {
+		byName[s.Name] = s
+	}
+	want := map[string]bool{}
+	var visit func(string)
+	visit = func(name string) {
+		if want[name] {
+			return
+		}
+		want[name] = true
+		for _, n := range byName[name].Needs {
+			visit(n)
+		}
+	}
+	for _, r := range roots {
+		visit(r)
+	}
+	var out []Step
+	for _, s := range all {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

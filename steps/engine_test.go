@@ -218,3 +218,19 @@ func TestPollRetriesUntilDoneAndStopsOnPermanent(t *testing.T) {
 		t.Errorf("Poll past its limit: %v", err)
 	}
 }
+
+func TestClosureKeepsWhatTheRootsNeed(t *testing.T) {
+	noop := func(context.Context) error { return nil }
+	all := []Step{{Name: "a", Run: noop}, {Name: "b", Needs: []string{"a"}, Run: noop}, {Name: "c", Run: noop},
+		{Name: "d", Needs: []string{"b"}, Run: noop}}
+	var got []string
+	for _, s := range Closure(all, "d") {
+		got = append(got, s.Name)
+	}
+	if strings.Join(got, " ") != "a b d" {
+		t.Errorf("closure of d: %v; want a b d", got)
+	}
+	if _, err := NewPlan(Closure(all, "d", "c")...); err != nil {
+		t.Errorf("a closure is no valid plan: %v", err)
+	}
+}

@@ -1,12 +1,13 @@
 package cluster
 
 import (
-	"github.com/dind-cluster/dind-cluster/steps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dind-cluster/dind-cluster/fixed"
+	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/docker"
 )
 
@@ -213,6 +214,35 @@ func TestEveryDecisionMakesAValidPlan(t *testing.T) {
 			}
 			if err != nil {
 				t.Errorf("%v, %s (remove leftovers %v): %v", env, d.Action, d.RemoveLeftovers, err)
+			}
+		}
+	}
+}
+
+// A cluster there keeps its node image: resuming or restoring it builds no
+// node image, and no Kubernetes once its kubectl is in place.
+func TestAClusterThereIsNotRebuilt(t *testing.T) {
+	cfg := testConfig(t, map[string]string{})
+	record := Record{UID: "u", Kubernetes: "v1.37.2", NodeImage: "img", Workers: 2}
+	for _, action := range []Action{Resume, Restore} {
+		for _, haveKubectl := range []bool{false, true} {
+			r := &run{Cluster: New(cfg, nil), decision: Decision{Action: action, Nodes: nodesUpTo(cfg, 2), Record: record,
+				NodeImage: "img", Versions: cfg.Versions}}
+			os.Remove(r.installedKubectl())
+			if haveKubectl {
+				os.MkdirAll(cfg.CacheDir, 0o755)
+				os.WriteFile(r.installedKubectl(), nil, 0o755)
+			}
+			plan, err := r.plan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := map[string]bool{}
+			for _, s := range plan {
+				names[s.Name] = true
+			}
+			if names["node-image"] || names["rootfs-node"] || names["kubernetes"] == haveKubectl {
+				t.Errorf("%s, kubectl in place %v: the plan builds %v", action, haveKubectl, names)
 			}
 		}
 	}

@@ -61,7 +61,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Tim
 	r.builder = build.New(versions, cache.Cache{Dir: cfg.CacheDir, Waiting: c.Out}, c.Out)
 	r.builder.Docker, r.builder.AptMirror = c.Docker, cfg.AptMirror
 	all := append(existing, n)
-	plan := append(r.builder.Steps(), r.preflight(),
+	plan := append(r.buildSteps(), r.preflight(),
 		steps.Step{Name: "credentials", Needs: []string{stepPreflight}, Run: r.joinCredentials},
 		steps.Step{Name: stepStart(n), Needs: []string{"credentials"}, Run: func(ctx context.Context) error {
 			return r.startNew(ctx, n, all)

@@ -42,13 +42,21 @@ func (r *run) installKubectl() error {
 	if err := os.MkdirAll(r.Cfg.CacheDir, 0o755); err != nil {
 		return err
 	}
-	for _, name := range []string{"kubectl-" + r.Cfg.Versions.Kubernetes, "kubectl"} {
-		if err := copyExecutable(r.kubectl, filepath.Join(r.Cfg.CacheDir, name)); err != nil {
+	for _, path := range []string{r.installedKubectl(), filepath.Join(r.Cfg.CacheDir, "kubectl")} {
+		if path == r.kubectl {
+			continue
+		}
+		if err := copyExecutable(r.kubectl, path); err != nil {
 			return fmt.Errorf("placing kubectl in %s: %w", r.Cfg.CacheDir, err)
 		}
 	}
-	r.kubectl = filepath.Join(r.Cfg.CacheDir, "kubectl-"+r.Cfg.Versions.Kubernetes)
+	r.kubectl = r.installedKubectl()
 	return nil
+}
+
+// installedKubectl is where installKubectl places the cluster's kubectl.
+func (r *run) installedKubectl() string {
+	return filepath.Join(r.Cfg.CacheDir, "kubectl-"+r.Cfg.Versions.Kubernetes)
 }
 
 // copyExecutable copies src to dst through a temporary file and a rename,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/config"
@@ -148,7 +149,7 @@ func (r *run) plan() ([]steps.Step, error) {
 	r.builder = build.New(r.Cfg.Versions, cache.Cache{Dir: r.Cfg.CacheDir, Waiting: r.Out}, r.Out)
 	r.builder.Docker, r.builder.AptMirror, r.builder.WithRegistry = r.Docker, r.Cfg.AptMirror, r.Cfg.Registry
 	r.builder.WithNAT64 = r.Cfg.IPMode == config.IPv6
-	plan := append(r.builder.Steps(), r.preflight())
+	plan := append(r.buildSteps(), r.preflight())
 	var ready []string // the steps after which every node runs its kubelet
 	var kubeconfigAfter string
 	nodes, d := r.decision.Nodes, r.decision
@@ -267,19 +268,59 @@ func (r *run) cleanup() {
 	}
 }
 
+// buildSteps are the steps of the supply chain the run needs. A cluster
+// there keeps the node image it was made from: its resume, restore or join
+// builds only what is missing of the rest (its kubectl, the images of the
+// registry and of the IPv6 helpers), and never the node image, which an
+// upgraded dind-cluster would make anew.
+func (r *run) buildSteps() []steps.Step {
+	all := r.builder.Steps()
+	if r.decision.Action == Create {
+		return all
+	}
+	roots := []string{build.StepEngine}
+	if r.needKubectlBuild() {
+		roots = append(roots, "kubernetes")
+	}
+	if r.builder.WithRegistry {
+		roots = append(roots, build.StepRegistryImage)
+	}
+	if r.builder.WithNAT64 {
+		roots = append(roots, build.StepDNS64Image, build.StepNAT64Image)
+	}
+	return steps.Closure(all, roots...)
+}
+
+// needKubectlBuild tells whether the cluster's kubectl is still to be built:
+// installKubectl placed none of its version yet.
+func (r *run) needKubectlBuild() bool {
+	if r.decision.Action == Create {
+		return true
+	}
+	_, err := os.Stat(r.installedKubectl())
+	return err != nil
+}
+
 // preflight takes over what the supply chain found and built, and checks
 // the engine and the node image the cluster keeps using.
 func (r *run) preflight() steps.Step {
 	b := r.builder
-	return steps.Step{Name: stepPreflight, Needs: []string{build.StepEngine, build.StepNodeImage, "kubernetes"},
+	needs := []string{build.StepEngine}
+	if r.decision.Action == Create {
+		needs = append(needs, build.StepNodeImage)
+	}
+	built := r.needKubectlBuild()
+	if built {
+		needs = append(needs, "kubernetes")
+	}
+	return steps.Step{Name: stepPreflight, Needs: needs,
 		Run: func(ctx context.Context) error {
-			r.engine, r.nodeImage, r.kubectl = b.Engine, b.NodeImage, b.KubectlPath()
+			r.engine, r.nodeImage, r.kubectl = b.Engine, b.NodeImage, r.installedKubectl()
+			if built {
+				r.kubectl = b.KubectlPath()
+			}
 			if r.decision.NodeImage != "" {
 				r.nodeImage = r.decision.NodeImage
-				if r.nodeImage != b.NodeImage {
-					r.logf("cluster %s keeps the node image it was made from, %s; clean, then up, makes a new cluster of %s",
-						r.Cfg.ClusterName(), r.nodeImage, b.NodeImage)
-				}
 				if r.decision.Action != Resume && !build.LayersVolumeExists(ctx, r.Docker, build.LayersVolume(r.nodeImage)) {
 					return fmt.Errorf("the image layers volume %s of node image %s is gone, and a new node needs it: "+
 						"run clean, then up, for a fresh cluster", build.LayersVolume(r.nodeImage), r.nodeImage)
