@@ -64,8 +64,7 @@ func (c *Cluster) writeRecord(ctx context.Context, r Record) error {
 	}))
 }
 
-// writeRecordInMaster places the record's copy in the master, where the
-// snapshot takes it too.
+// writeRecordInMaster places the record's copy in the master.
 func (c *Cluster) writeRecordInMaster(ctx context.Context, r Record) error {
 	data, err := json.Marshal(r)
 	if err != nil {

@@ -241,17 +241,25 @@ func (r *run) plan() ([]steps.Step, error) {
 		if r.Cfg.Registry {
 			recordNeeds = append(recordNeeds, stepRegistryConfigMap)
 		}
+		// The copy goes in once the snapshot is whole: a cluster whose
+		// master holds it is complete.
 		plan = append(plan,
-			steps.Step{Name: stepRecordInMaster, Needs: recordNeeds, Run: func(ctx context.Context) error {
-				return r.writeRecordInMaster(ctx, r.record)
-			}},
-			steps.Step{Name: stepSnapshot, Needs: []string{stepRecordInMaster}, Run: func(ctx context.Context) error {
+			steps.Step{Name: stepSnapshot, Needs: recordNeeds, Run: func(ctx context.Context) error {
 				return r.takeSnapshot(ctx, r.state.EngineID, r.record, nodes)
 			}},
-			steps.Step{Name: stepRecord, Needs: []string{stepSnapshot}, Run: func(ctx context.Context) error {
+			steps.Step{Name: stepRecordInMaster, Needs: []string{stepSnapshot}, Run: func(ctx context.Context) error {
+				return r.writeRecordInMaster(ctx, r.record)
+			}},
+			steps.Step{Name: stepRecord, Needs: []string{stepRecordInMaster}, Run: func(ctx context.Context) error {
 				return r.writeRecord(ctx, r.record)
 			}})
-	case r.state.RecordVolumeMissing:
+	case d.Action == Restore:
+		// The snapshot holds no copy: it was taken before there was one.
+		plan = append(plan, steps.Step{Name: stepRecordInMaster, Needs: []string{stepRestore(nodes[0])}, Run: func(ctx context.Context) error {
+			return r.writeRecordInMaster(ctx, r.record)
+		}})
+	}
+	if d.Action != Create && r.state.RecordVolumeMissing {
 		// Pruned: the master's copy stands in, and makes it again.
 		r.logf("the record volume %s of cluster %s is gone (pruned?): it is made again from the master's copy",
 			r.recordVolume(), r.Cfg.ClusterName())
