@@ -155,6 +155,12 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Errorf("the record volume was not made again: %v", err)
 		}
 		mustKubectl(t, "rollout", "status", "deployment/kept", "--timeout=120s")
+		// A paused cluster is thawed, not restored.
+		mustRun(t, "pause")
+		if out := mustRun(t, "up"); !strings.Contains(out, "resumed") {
+			t.Errorf("up after pause did not resume:\n%s", out)
+		}
+		mustKubectl(t, "rollout", "status", "deployment/kept", "--timeout=60s")
 	})
 	t.Run("clean removes all of the cluster and nothing else", checkClean)
 	t.Run("an interrupted up is cleaned completely", checkInterruptedUp)

@@ -223,7 +223,7 @@ func (r *run) plan() ([]steps.Step, error) {
 	plan = append(plan,
 		steps.Step{Name: stepKubeconfig, Needs: []string{kubeconfigAfter}, Run: r.writeKubeconfig},
 		steps.Step{Name: stepReady, Needs: append(ready, stepKubeconfig), Run: func(ctx context.Context) error {
-			return r.waitReady(ctx, r.started, nodeNames(nodes), true)
+			return r.waitReady(ctx, r.readySince(), nodeNames(nodes), true)
 		}},
 	)
 	if r.Cfg.Registry {
@@ -268,6 +268,22 @@ func (r *run) plan() ([]steps.Step, error) {
 		}})
 	}
 	return plan, nil
+}
+
+// readySince is when the Ready reports that count were made: since this
+// run started, but any for a cluster that was only paused. A thawed kubelet
+// goes on where it stopped, and reports a Ready state that has not changed
+// only every few minutes.
+func (r *run) readySince() time.Time {
+	if r.decision.Action != Resume {
+		return r.started
+	}
+	for _, n := range r.decision.Nodes {
+		if st := r.state.Nodes[n.Index].State; st != "paused" && st != "running" {
+			return r.started
+		}
+	}
+	return time.Time{}
 }
 
 func (r *run) cleanup() {
