@@ -2,11 +2,13 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Container is a container as the engine lists it.
@@ -165,7 +167,30 @@ func (d CLI) Remove(ctx context.Context, names ...string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	return d.run(ctx, "removing "+strings.Join(names, ", "), append([]string{"rm", "--force", "--volumes"}, names...)...)
+	op := "removing " + strings.Join(names, ", ")
+	err := d.run(ctx, op, append([]string{"rm", "--force", "--volumes"}, names...)...)
+	if !errors.Is(err, errRemovalInProgress) {
+		return err
+	}
+	// A removal that a killed docker CLI asked for goes on in the engine:
+	// wait for it to end.
+	for deadline := time.Now().Add(time.Minute); ; {
+		all, err := d.Containers(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(all, func(ct Container) bool { return slices.Contains(names, ct.Name) }) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errorf(op, "the engine is still removing them after a minute")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Rename renames a container.

@@ -28,6 +28,9 @@ var (
 	ErrOverlap      = errors.New("address range overlaps another network")
 	ErrFrozen       = errors.New("a process in the container is frozen")
 	ErrUnreachable  = errors.New("the Docker engine cannot be reached")
+
+	// errRemovalInProgress: Remove waits for the removal to end.
+	errRemovalInProgress = errors.New("its removal is already in progress")
 )
 
 // Error is a failed docker command: what was attempted, the kind of failure
@@ -71,6 +74,7 @@ var kindsByText = []struct {
 	{"is using its referenced image", ErrInUse},
 	{"overlaps with other one", ErrOverlap},
 	{"did not receive an exit event", ErrFrozen},
+	{"is already in progress", errRemovalInProgress},
 	{"cannot connect to the docker daemon", ErrUnreachable},
 	{"error during connect", ErrUnreachable},
 }

@@ -24,6 +24,7 @@ func TestDockersWordsAreClassified(t *testing.T) {
 		"Error response from daemon: error while removing network: network n id x has active endpoints":     ErrInUse,
 		"Error response from daemon: Pool overlaps with other one on this address space":                    ErrOverlap,
 		"Error response from daemon: cannot remove container: did not receive an exit event":                ErrFrozen,
+		"Error response from daemon: removal of container kube-node-2 is already in progress":               errRemovalInProgress,
 		"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?": ErrUnreachable,
 	} {
 		err := classify("testing", errors.New("exit status 1: "+text))

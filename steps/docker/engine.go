@@ -21,6 +21,9 @@ type Engine struct {
 func (d CLI) Info(ctx context.Context) (Engine, error) {
 	out, err := d.output(ctx, "asking the Docker engine what it is", "info", "--format",
 		"{{.ID}}|{{.Architecture}}|{{.CgroupVersion}}|{{.Driver}}")
+	if err != nil && ctx.Err() != nil {
+		return Engine{}, ctx.Err()
+	}
 	if err != nil {
 		return Engine{}, fmt.Errorf("cannot reach a Docker engine: start dockerd, or point DOCKER_HOST at one (%w)", err)
 	}
