@@ -35,6 +35,12 @@ func (c *Cmd) start(stdout io.Writer, stderr *tail) (*process, error) {
 		cmd.Env = append(os.Environ(), c.env...)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if !c.terminal && !c.uninterruptible {
+		// Killed with SIGKILL, dind-cluster cannot stop its children: the
+		// kernel does (a kubectl watch would run on for an hour). A port
+		// forwarder is meant to outlive it, and a package install to end.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+	}
 	// Only the copying of stdin is left to exec: this bounds it once the
 	// command has exited.
 	cmd.WaitDelay = PipeWaitDelay

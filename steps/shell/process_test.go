@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,4 +179,42 @@ func TestWithTerminalReturnsWhenTheChildExits(t *testing.T) {
 	if err := cmd.WithTerminal().Run(context.Background()); err != nil || time.Since(start) > time.Second {
 		t.Errorf("Run = %v after %s, want nil within 1s", err, time.Since(start))
 	}
+}
+
+// A child outlives no dind-cluster killed with SIGKILL. The test binary,
+// started again as the parent, runs a child that writes its PID; the
+// parent is killed, and the child must end.
+func TestAKilledParentLeavesNoChild(t *testing.T) {
+	if pidFile := os.Getenv("SHELL_TEST_PARENT"); pidFile != "" {
+		Command("sh", "-c", `echo $$ >"$1"; exec sleep 300`, "sh", pidFile).Run(context.Background())
+		os.Exit(0)
+	}
+	pidFile := filepath.Join(t.TempDir(), "child")
+	parent := exec.Command(os.Args[0], "-test.run=^TestAKilledParentLeavesNoChild$")
+	parent.Env = append(os.Environ(), "SHELL_TEST_PARENT="+pidFile)
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(waitForFile(t, pidFile))
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	parent.Process.Kill()
+	parent.Wait()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(child, 0) == syscall.ESRCH || processState(child) == "Z" {
+			return
+		}
+	}
+	t.Errorf("child %d of a parent killed with SIGKILL still runs", child)
+}
+
+// processState is the state letter /proc gives a process.
+func processState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && len(b) > i+2 {
+		return string(b[i+2])
+	}
+	return ""
 }
