@@ -138,7 +138,8 @@ func up(ctx context.Context, c *cluster.Cluster, req cluster.Request) error {
 	done := map[cluster.Action]string{cluster.Create: "created", cluster.Resume: "resumed", cluster.Restore: "restored"}[result.Action]
 	fmt.Printf("\ncluster %s %s in %.1fs: API server https://127.0.0.1:%d, kubectl context %s\n",
 		c.Cfg.ClusterName(), done, timeline.Total().Seconds(), result.Port, result.Context)
-	fmt.Printf("  export PATH=\"%s:$PATH\"\n  kubectl --context %s get nodes\n", c.Cfg.CacheDir, result.Context)
+	fmt.Printf("  export PATH=\"%s:$PATH\"   # its kubectl is now %s's; kubectl-%s stays beside it\n  kubectl --context %s get nodes\n",
+		c.Cfg.CacheDir, result.Version, result.Version, result.Context)
 	return nil
 }
 

@@ -42,6 +42,7 @@ type Result struct {
 	Action  Action
 	Port    int    // the API server's port on the Docker host's 127.0.0.1
 	Context string // the kubectl context
+	Version string // its Kubernetes version, which the cache folder's kubectl now has
 	Notes   []string
 }
 
@@ -118,7 +119,7 @@ func (c *Cluster) up(ctx context.Context, req Request, initArgs []string, mustBe
 	timeline, err := p.Run(ctx, c.Out)
 	r.cleanup()
 	build.RecordTimings(cfg.CacheDir, timeline)
-	return Result{Action: d.Action, Port: r.port, Context: cfg.ContextName(), Notes: d.Notes}, timeline, err
+	return Result{Action: d.Action, Port: r.port, Context: cfg.ContextName(), Version: cfg.Versions.Kubernetes, Notes: d.Notes}, timeline, err
 }
 
 // lockAndObserve takes the cluster's lock, so that no other command changes
