@@ -49,7 +49,7 @@ func TestForeignContainerWithANodesNameIsRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("up succeeded beside a foreign container named " + master)
 	}
-	if !strings.Contains(out, "a container named "+master+" exists and is not one of cluster cluster-9's nodes") {
+	if !strings.Contains(out, "a container named "+master+" exists and is not one of cluster cluster-9's") {
 		t.Errorf("the error does not name the foreign container:\n%s", out)
 	}
 	if left, _ := docker(t, "ps", "--all", "--quiet", "--filter", "label="+clusterLabel); left != "" {

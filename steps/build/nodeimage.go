@@ -182,7 +182,7 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 
 	b.Engine.Privileged = b.Docker.CanRunPrivileged(ctx, stageImage)
 	spec := b.Engine.AsNode(docker.ContainerSpec{Name: preload, Labels: label, Image: stageImage,
-		Entrypoint: "/usr/local/bin/containerd"}, "")
+		Entrypoint: "/usr/local/bin/containerd"}, "", nil)
 	if err := b.Docker.Run(ctx, spec, true); err != nil {
 		return fmt.Errorf("starting containerd to preload images: %w", err)
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -193,21 +194,43 @@ func legacyRecord(cfg *config.Config, s State) *Record {
 	return &Record{Kubernetes: version, NodeImage: s.MasterImage, Workers: workers}
 }
 
-// heldByOthers are the names of nodes that containers of others hold.
+// heldByOthers are the names of nodes, and of their volumes, that
+// containers and volumes of others hold.
 func heldByOthers(s State, nodes []Node) []string {
 	var out []string
 	for _, n := range nodes {
 		if s.Others[n.Name] {
 			out = append(out, n.Name)
 		}
+		for _, v := range slices.Sorted(maps.Values(volumeNames(n))) {
+			if s.Others[v] {
+				out = append(out, v)
+			}
+		}
 	}
 	return out
 }
 
 func foreignNamesError(cfg *config.Config, names []string) error {
-	return fmt.Errorf("a container named %s exists and is not one of cluster %s's nodes: remove it "+
-		"(docker rm -f %s) or choose another CLUSTER_ID or DIND_LABEL",
-		strings.Join(names, ", "), cfg.ClusterName(), strings.Join(names, " "))
+	var containers, volumes []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "kubeadm-dind-") {
+			volumes = append(volumes, n)
+		} else {
+			containers = append(containers, n)
+		}
+	}
+	var held, remove []string
+	if len(containers) > 0 {
+		held = append(held, "a container named "+strings.Join(containers, ", "))
+		remove = append(remove, "docker rm -f "+strings.Join(containers, " "))
+	}
+	if len(volumes) > 0 {
+		held = append(held, "a volume named "+strings.Join(volumes, ", "))
+		remove = append(remove, "docker volume rm "+strings.Join(volumes, " "))
+	}
+	return fmt.Errorf("%s exists and is not one of cluster %s's: remove it (%s) or choose another CLUSTER_ID or DIND_LABEL",
+		strings.Join(held, " and "), cfg.ClusterName(), strings.Join(remove, "; "))
 }
 
 func noSnapshotError(cfg *config.Config, s State, r Request, lacking []string) error {

@@ -67,7 +67,10 @@ func TestDecisions(t *testing.T) {
 			req:   plain, refused: "left unfinished by a dind-cluster on another host (process 42 on host other)"},
 		{name: "a foreign container holds the master's name: refused",
 			state: State{Others: map[string]bool{"kube-master": true}}, req: plain,
-			refused: "a container named kube-master exists and is not one of cluster default's nodes"},
+			refused: "a container named kube-master exists and is not one of cluster default's"},
+		{name: "a volume not of the cluster holds a node volume's name: refused",
+			state: State{Others: map[string]bool{"kubeadm-dind-kube-node-2-kubelet": true}}, req: plain,
+			refused: "a volume named kubeadm-dind-kube-node-2-kubelet exists and is not one of cluster default's: remove it (docker volume rm kubeadm-dind-kube-node-2-kubelet)"},
 		{name: "a foreign network holds the network's name: refused",
 			state: State{ForeignNetwork: true}, req: plain, refused: "a Docker network named kubeadm-dind-net exists and is not dind-cluster's"},
 		{name: "running with a snapshot: restore",
@@ -160,7 +163,7 @@ func TestDecisions(t *testing.T) {
 				s := complete(State{Nodes: nodes(map[int]string{0: "running", 2: "running"}), Snapshot: snapshot})
 				s.Others = map[string]bool{"kube-node-1": true}
 				return s
-			}(), req: plain, refused: "a container named kube-node-1 exists and is not one of cluster default's nodes"},
+			}(), req: plain, refused: "a container named kube-node-1 exists and is not one of cluster default's"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := Decide(cfg, c.state, c.req)

@@ -90,17 +90,14 @@ func (r *run) createNode(ctx context.Context, n Node, container string) error {
 		existing[v.Name] = v
 	}
 	for _, name := range volumeNames(n) {
-		// A restored node keeps its own. The node image is noted:
-		// containerd's volume refers to its layers.
+		// A restored node keeps its own, made for the node image it uses:
+		// containerd's volume refers to its layers. The others are made with
+		// the container.
 		if v, ok := existing[name]; ok {
 			if made := v.Labels[build.NodeImageLabel]; made != r.nodeImage {
 				return fmt.Errorf("volume %s of node %s was made for node image %q, not %s, which the cluster uses: "+
 					"run clean, then up, for a fresh cluster", name, n.Name, made, r.nodeImage)
 			}
-			continue
-		}
-		if err := r.Docker.CreateVolume(ctx, name, r.objectLabels(docker.Labels{build.NodeImageLabel: r.nodeImage})); err != nil {
-			return err
 		}
 	}
 	spec := docker.ContainerSpec{Name: container, Hostname: n.Name, Image: r.nodeImage,
@@ -130,13 +127,9 @@ func (r *run) createNode(ctx context.Context, n Node, container string) error {
 		// removed with it, so that a restore starts from an empty one. On the
 		// node's root file system (fuse-overlayfs here) etcd's writes, its 64
 		// MB of preallocated WAL among them, went through FUSE.
-		mount := "type=volume,dst=/var/lib/etcd"
-		for _, kv := range r.objectLabels(nil).Pairs() {
-			mount += ",volume-label=" + kv
-		}
-		spec.Mounts = []string{mount}
+		spec.Mounts = []string{docker.VolumeMount("", "/var/lib/etcd", r.objectLabels(nil))}
 	}
-	spec = r.engine.AsNode(spec, volumePrefix(n))
+	spec = r.engine.AsNode(spec, volumePrefix(n), r.objectLabels(docker.Labels{build.NodeImageLabel: r.nodeImage}))
 	if err := r.Docker.Create(ctx, spec); err != nil {
 		return fmt.Errorf("creating node %s: %w", n.Name, err)
 	}

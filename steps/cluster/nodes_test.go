@@ -36,14 +36,31 @@ func TestNodeContainersAreCreatedAsTheirRoleWants(t *testing.T) {
 	if m.Name != "kube-master-cluster-5-restoring" || m.Hostname != "kube-master-cluster-5" || m.IP != "10.192.5.2" {
 		t.Errorf("staged master: name %q, hostname %q, ip %q", m.Name, m.Hostname, m.IP)
 	}
-	if len(m.Mounts) != 1 || !strings.HasPrefix(m.Mounts[0], "type=volume,dst=/var/lib/etcd,") ||
-		!strings.Contains(m.Mounts[0], ",volume-label=dind-cluster.cluster=cluster-5") || !strings.Contains(m.Mounts[0], ",volume-label=dind-cluster=1") {
-		t.Errorf("the master's etcd volume: %q; want one labelled as the cluster's, which clean finds", m.Mounts)
+	// Every volume comes with its container, labelled as the cluster's (and
+	// the node image's), so that even one the engine makes after clean
+	// listed the volumes is found by the next clean.
+	etcd := slices.IndexFunc(m.Mounts, func(s string) bool { return strings.HasPrefix(s, "type=volume,dst=/var/lib/etcd,") })
+	if etcd < 0 || !strings.Contains(m.Mounts[etcd], ",volume-label=dind-cluster.cluster=cluster-5") ||
+		!strings.Contains(m.Mounts[etcd], ",volume-label=dind-cluster=1") || strings.Contains(m.Mounts[etcd], "src=") {
+		t.Errorf("the master's etcd volume: %q; want an anonymous one labelled as the cluster's, which clean finds", m.Mounts)
+	}
+	for _, c := range []struct {
+		spec docker.ContainerSpec
+		node Node
+	}{{m, master}, {w, worker}} {
+		for _, v := range volumeNames(c.node) {
+			if !slices.ContainsFunc(c.spec.Mounts, func(s string) bool {
+				return strings.Contains(s, ",src="+v+",") && strings.Contains(s, ",volume-label=dind-cluster.cluster=cluster-5") &&
+					strings.Contains(s, ",volume-label="+build.NodeImageLabel+"="+r.nodeImage)
+			}) {
+				t.Errorf("%s does not mount %s labelled as the cluster's and its node image's: %q", c.spec.Name, v, c.spec.Mounts)
+			}
+		}
 	}
 	if m.CPUShares != 4096 || w.CPUShares != 0 {
 		t.Errorf("CPU shares: master %d, worker %d; want 4096 and the default", m.CPUShares, w.CPUShares)
 	}
-	if len(w.Mounts) > 0 || len(w.Publish) > 0 {
+	if slices.ContainsFunc(w.Mounts, func(s string) bool { return strings.Contains(s, "/var/lib/etcd") }) || len(w.Publish) > 0 {
 		t.Errorf("a worker gets the master's etcd volume or API server port: %+v", w)
 	}
 	if m.Labels[labelCA] != "fingerprint" || m.Labels[labelCreator] != creator() || m.Labels[config.LabelCluster] != "cluster-5" {
@@ -52,22 +69,8 @@ func TestNodeContainersAreCreatedAsTheirRoleWants(t *testing.T) {
 	if !slices.Contains(m.Publish, "127.0.0.1::6443") {
 		t.Errorf("master publishes %v; want the API server on a free port of 127.0.0.1", m.Publish)
 	}
-	volumesCreated := map[string]bool{}
-	for _, v := range f.volumes {
-		volumesCreated[v.Name] = true
-		if v.Labels[build.NodeImageLabel] != r.nodeImage {
-			t.Errorf("volume %s is not labelled with the node image it is made for: %v", v.Name, v.Labels)
-		}
-	}
-	for _, v := range volumeNames(master) {
-		if volumesCreated[v] {
-			t.Errorf("volume %s, which the restore found, was created again", v)
-		}
-	}
-	for _, v := range volumeNames(worker) {
-		if !volumesCreated[v] {
-			t.Errorf("volume %s of the new worker was not created", v)
-		}
+	if len(f.volumes) != 0 {
+		t.Errorf("volumes created apart from their containers: %v", f.volumes)
 	}
 }
 

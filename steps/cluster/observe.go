@@ -26,7 +26,8 @@ type State struct {
 	Nodes  map[int]docker.Container
 	Staged []docker.Container
 	Strays []docker.Container
-	// Others are the names of every container that is not the cluster's.
+	// Others are the names of every container and volume that is not the
+	// cluster's.
 	Others map[string]bool
 
 	Volumes []docker.Volume
@@ -112,8 +113,16 @@ func (c *Cluster) Observe(ctx context.Context) (State, error) {
 			return s, err
 		}
 	}
-	if s.Volumes, err = c.Docker.Volumes(ctx, c.ours()); err != nil {
+	volumes, err := c.Docker.Volumes(ctx, nil)
+	if err != nil {
 		return s, err
+	}
+	for _, v := range volumes {
+		if v.Labels[config.LabelCluster] == c.Cfg.ClusterName() {
+			s.Volumes = append(s.Volumes, v)
+		} else {
+			s.Others[v.Name] = true
+		}
 	}
 	for _, v := range s.Volumes {
 		s.noteCreator(v.Labels)

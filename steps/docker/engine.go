@@ -62,8 +62,9 @@ var NodeVolumes = map[string]string{"containerd": "/var/lib/containerd", "kubele
 // AsNode adds to s what lets systemd, containerd and kubelet run inside a
 // container on this engine. With volumePrefix set the node's volumes are
 // the named volumes volumePrefix-containerd and volumePrefix-kubelet, which
-// outlive the container; otherwise they are anonymous.
-func (e Engine) AsNode(s ContainerSpec, volumePrefix string) ContainerSpec {
+// outlive the container, and which the engine makes with volumeLabels when
+// they do not exist; otherwise they are anonymous.
+func (e Engine) AsNode(s ContainerSpec, volumePrefix string, volumeLabels Labels) ContainerSpec {
 	s.SecurityOpt = append(s.SecurityOpt, "seccomp=unconfined", "apparmor=unconfined")
 	s.PrivateCgroupNS = true
 	s.Tmpfs = append(s.Tmpfs, "/run", "/tmp")
@@ -73,11 +74,11 @@ func (e Engine) AsNode(s ContainerSpec, volumePrefix string) ContainerSpec {
 	// engines cannot set it in the image.
 	s.StopSignal = "SIGRTMIN+3"
 	for _, name := range []string{"containerd", "kubelet"} {
-		v := NodeVolumes[name]
-		if volumePrefix != "" {
-			v = volumePrefix + "-" + name + ":" + v
+		if volumePrefix == "" {
+			s.Volumes = append(s.Volumes, NodeVolumes[name])
+			continue
 		}
-		s.Volumes = append(s.Volumes, v)
+		s.Mounts = append(s.Mounts, VolumeMount(volumePrefix+"-"+name, NodeVolumes[name], volumeLabels))
 	}
 	if e.Privileged {
 		s.Privileged = true
@@ -90,4 +91,19 @@ func (e Engine) AsNode(s ContainerSpec, volumePrefix string) ContainerSpec {
 	s.SecurityOpt = append(s.SecurityOpt, "systempaths=unconfined")
 	s.DeviceCgroupRules = append(s.DeviceCgroupRules, "a *:* rwm")
 	return s
+}
+
+// VolumeMount mounts volume name (anonymous when "") at dir, made with
+// labels if it does not exist: a volume that the engine makes for a
+// container, even one created after the volume was removed, is labelled as
+// its owner's.
+func VolumeMount(name, dir string, labels Labels) string {
+	m := "type=volume,dst=" + dir
+	if name != "" {
+		m += ",src=" + name
+	}
+	for _, kv := range labels.Pairs() {
+		m += ",volume-label=" + kv
+	}
+	return m
 }
