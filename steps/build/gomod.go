@@ -143,6 +143,7 @@ func goEnv(arch string, cgo bool) []string {
 
 // moduleInfo is what `go mod download -json` tells of a module version.
 type moduleInfo struct {
+	Dir   string
 	GoMod string
 	Info  string
 	Error string
