@@ -112,10 +112,10 @@ func Run(ctx context.Context, cfg *config.Config, c *cluster.Cluster, serial boo
 	b.AptMirror = cfg.AptMirror
 	b.Docker = c.Docker
 	b.WithE2E = true
-	plan, err := steps.NewPlan(append(b.Steps(), steps.Step{
+	plan, err := steps.NewPlan(neededBy(append(b.Steps(), steps.Step{
 		Name: "e2e-preload", Needs: []string{build.StepE2EImages},
 		Run: func(ctx context.Context) error { return Preload(ctx, c.Docker, target.Nodes, b.E2EImagesDir(), names, out) },
-	})...)
+	}), "e2e-preload", build.StepE2EBinaries)...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -212,4 +212,34 @@ func Preload(ctx context.Context, d docker.Provider, nodes []string, ociDir stri
 		})
 	}
 	return g.Wait()
+}
+
+// neededBy keeps of all the steps roots and what they need, directly or
+// not: the cluster runs already, so its node image is not e2e's business.
+func neededBy(all []steps.Step, roots ...string) []steps.Step {
+	byName := map[string]steps.Step{}
+	for _, s := range all {
+		byName[s.Name] = s
+	}
+	keep := map[string]bool{}
+	var visit func(string)
+	visit = func(name string) {
+		if keep[name] {
+			return
+		}
+		keep[name] = true
+		for _, n := range byName[name].Needs {
+			visit(n)
+		}
+	}
+	for _, r := range roots {
+		visit(r)
+	}
+	var out []steps.Step
+	for _, s := range all {
+		if keep[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dind-cluster/dind-cluster/fixed"
+	"github.com/dind-cluster/dind-cluster/steps/build"
+	"github.com/dind-cluster/dind-cluster/steps/cache"
 )
 
 func TestGinkgoArgs(t *testing.T) {
@@ -65,5 +69,24 @@ func TestReadJUnit(t *testing.T) {
 	}
 	if _, err := ReadJUnit(t.TempDir()); err == nil {
 		t.Error("a folder without a report must be an error, not an empty success")
+	}
+}
+
+func TestThePlanLeavesTheNodeImageAlone(t *testing.T) {
+	b := build.New(fixed.Default, cache.Cache{}, nil)
+	b.WithE2E = true
+	var names []string
+	for _, s := range neededBy(b.Steps(), build.StepE2EImages, build.StepE2EBinaries) {
+		names = append(names, s.Name)
+	}
+	for _, want := range []string{"kubernetes", "e2e-binaries", "e2e-tools", "busybox", "rootfs-e2e", "e2e-images"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("plan %q lacks %s", names, want)
+		}
+	}
+	for _, unwanted := range []string{build.StepNodeImage, "cluster-images", "containerd", "rootfs-node"} {
+		if slices.Contains(names, unwanted) {
+			t.Errorf("plan %q has %s, which a running cluster already has", names, unwanted)
+		}
 	}
 }
