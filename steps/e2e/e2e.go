@@ -24,12 +24,14 @@ import (
 	"github.com/dind-cluster/dind-cluster/steps/cache"
 	"github.com/dind-cluster/dind-cluster/steps/cluster"
 	"github.com/dind-cluster/dind-cluster/steps/docker"
+	"github.com/dind-cluster/dind-cluster/steps/registry"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
 // Options are one run's choices.
 type Options struct {
 	Serial   bool   // the [Serial] conformance specs, one at a time; else the others, in parallel
+	Mirror   bool   // the local registry serves the e2e images
 	Focus    string // only the specs whose name contains it; "" for all
 	Skip     string // E2E_SKIP, a regular expression
 	Parallel int
@@ -41,13 +43,21 @@ type Options struct {
 	ReportDir                string
 }
 
-// Unavailable are conformance specs this machine cannot run, with why: they
-// are skipped by name, and the run says so.
-var Unavailable = []struct{ Spec, Reason string }{
-	{"ImageVolume should succeed with pod and pull policy of Always",
-		"pulls its image with PullAlways, and no registry serving the e2e images is reachable offline"},
-	{"should allow server and client pods to establish an mTLS connection",
-		"pulls its image with PullAlways, and no registry serving the e2e images is reachable offline"},
+// Unavailable is a conformance spec this machine cannot run, with why: it
+// is skipped by name, and the run says so.
+type Unavailable struct{ Spec, Reason string }
+
+// Unavailables are the specs skipped; mirror tells whether the nodes pull
+// registry.k8s.io images from the local registry (DIND_REGISTRY_MIRROR=on),
+// which then serves the e2e images.
+func Unavailables(mirror bool) []Unavailable {
+	out := []Unavailable{{"ImageVolume should succeed with pod and pull policy of Always",
+		"pulls the kitten image with PullAlways, and dind-cluster does not build kitten (its spec checks for Alpine Linux's os-release)"}}
+	if !mirror {
+		out = append(out, Unavailable{"should allow server and client pods to establish an mTLS connection",
+			"pulls agnhost with PullAlways: with DIND_REGISTRY_MIRROR=on (at up and at e2e) the local registry serves it"})
+	}
+	return out
 }
 
 // GinkgoArgs are ginkgo's arguments for a run of o.
@@ -63,7 +73,7 @@ func GinkgoArgs(o Options) []string {
 		args = append(args, "--focus="+regexp.QuoteMeta(o.Focus))
 	}
 	skips := []string{}
-	for _, u := range Unavailable {
+	for _, u := range Unavailables(o.Mirror) {
 		skips = append(skips, regexp.QuoteMeta(u.Spec))
 	}
 	if o.Skip != "" {
@@ -112,10 +122,19 @@ func Run(ctx context.Context, cfg *config.Config, c *cluster.Cluster, serial boo
 	b.AptMirror = cfg.AptMirror
 	b.Docker = c.Docker
 	b.WithE2E = true
-	plan, err := steps.NewPlan(neededBy(append(b.Steps(), steps.Step{
+	mirror := cfg.Registry && cfg.RegistryMirror
+	all := append(b.Steps(), steps.Step{
 		Name: "e2e-preload", Needs: []string{build.StepE2EImages},
 		Run: func(ctx context.Context) error { return Preload(ctx, c.Docker, target.Nodes, b.E2EImagesDir(), names, out) },
-	}), "e2e-preload", build.StepE2EBinaries)...)
+	})
+	roots := []string{"e2e-preload", build.StepE2EBinaries}
+	if mirror {
+		reg := registry.Registry{Docker: c.Docker, Port: cfg.RegistryPort}
+		all = append(all, steps.Step{Name: "e2e-mirror", Needs: []string{build.StepE2EImages},
+			Run: func(ctx context.Context) error { return Mirror(ctx, c.Docker, reg, target.Nodes[0], b.E2EImagesDir(), names, out) }})
+		roots = append(roots, "e2e-mirror")
+	}
+	plan, err := steps.NewPlan(neededBy(all, roots...)...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -137,10 +156,10 @@ func Run(ctx context.Context, cfg *config.Config, c *cluster.Cluster, serial boo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Result{}, err
 	}
-	o := Options{Serial: serial, Focus: focus, Skip: cfg.E2ESkip, Parallel: cfg.E2EParallel, Timeout: cfg.E2ETimeout,
+	o := Options{Serial: serial, Mirror: mirror, Focus: focus, Skip: cfg.E2ESkip, Parallel: cfg.E2EParallel, Timeout: cfg.E2ETimeout,
 		E2ETest: b.E2EBinary("e2e.test"), Ginkgo: b.E2EBinary("ginkgo"), Kubectl: b.KubectlPath(),
 		Kubeconfig: cfg.Kubeconfig(), Context: cfg.ContextName(), Nodes: target.Workers, ReportDir: dir}
-	for _, u := range Unavailable {
+	for _, u := range Unavailables(o.Mirror) {
 		fmt.Fprintf(out, "skipping %q: %s\n", u.Spec, u.Reason)
 	}
 	log, err := os.Create(filepath.Join(dir, "ginkgo.log"))
@@ -242,4 +261,37 @@ func neededBy(all []steps.Step, roots ...string) []steps.Step {
 		}
 	}
 	return out
+}
+
+// Mirror puts the e2e images into the local registry under the names its
+// mirror mode serves registry.k8s.io images by, for the specs that pull
+// with PullAlways. node's containerd pushes them, from a namespace of its
+// own that is emptied afterwards.
+func Mirror(ctx context.Context, d docker.Provider, reg registry.Registry, node, ociDir string, names []string, out io.Writer) error {
+	var missing []string
+	for _, n := range names {
+		if !reg.Has(ctx, n) {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	const ns = "dind-e2e-mirror"
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(build.TarDir(pw, ociDir)) }()
+	err := d.Exec(ctx, node, []string{"ctr", "-n", ns, "images", "import", "--local", "--no-unpack", "-"}, pr, nil)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return fmt.Errorf("importing the e2e images into %s to push them: %w", node, err)
+	}
+	defer d.ExecOutput(context.WithoutCancel(ctx), node, append([]string{"ctr", "-n", ns, "images", "rm"}, names...)...)
+	for _, n := range missing {
+		remote := registry.Container + ":5000/" + n
+		if _, err := d.ExecOutput(ctx, node, "ctr", "-n", ns, "images", "push", "--local", "--plain-http", remote, n); err != nil {
+			return fmt.Errorf("pushing %s to the local registry: %w", n, err)
+		}
+	}
+	fmt.Fprintf(out, "e2e images pushed to the local registry: %s\n", strings.Join(missing, ", "))
+	return nil
 }

@@ -32,6 +32,13 @@ func TestGinkgoArgs(t *testing.T) {
 		t.Errorf("skip %q lacks E2E_SKIP or the unavailable specs", skip)
 	}
 
+	o.Mirror = true
+	args = GinkgoArgs(o)
+	skip = args[slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--skip=") })]
+	if strings.Contains(skip, "mTLS connection") || !strings.Contains(skip, "ImageVolume") {
+		t.Errorf("with the local registry serving the e2e images, skip %q must only leave out the kitten spec", skip)
+	}
+
 	o.Serial, o.Focus = true, "a.b [x]"
 	args = GinkgoArgs(o)
 	if !slices.Contains(args, "--label-filter=Conformance && Serial") || !slices.Contains(args, "--procs=1") {
