@@ -125,13 +125,17 @@ func Run(ctx context.Context, cfg *config.Config, c *cluster.Cluster, serial boo
 	mirror := cfg.Registry && cfg.RegistryMirror
 	all := append(b.Steps(), steps.Step{
 		Name: "e2e-preload", Needs: []string{build.StepE2EImages},
-		Run: func(ctx context.Context) error { return Preload(ctx, c.Docker, target.Nodes, b.E2EImagesDir(), names, out) },
+		Run: func(ctx context.Context) error {
+			return Preload(ctx, c.Docker, target.Nodes, b.E2EImagesDir(), names, out)
+		},
 	})
 	roots := []string{"e2e-preload", build.StepE2EBinaries}
 	if mirror {
 		reg := registry.Registry{Docker: c.Docker, Port: cfg.RegistryPort}
 		all = append(all, steps.Step{Name: "e2e-mirror", Needs: []string{build.StepE2EImages},
-			Run: func(ctx context.Context) error { return Mirror(ctx, c.Docker, reg, target.Nodes[0], b.E2EImagesDir(), names, out) }})
+			Run: func(ctx context.Context) error {
+				return Mirror(ctx, c.Docker, reg, target.Nodes[0], b.E2EImagesDir(), names, out)
+			}})
 		roots = append(roots, "e2e-mirror")
 	}
 	plan, err := steps.NewPlan(neededBy(all, roots...)...)
