@@ -68,7 +68,8 @@ func GinkgoArgs(o Options) []string {
 		labels, procs = "Conformance && Serial", 1
 	}
 	args := []string{"--label-filter=" + labels, fmt.Sprintf("--procs=%d", procs),
-		"--timeout=" + o.Timeout.String(), "--no-color", "--silence-skips"}
+		"--timeout=" + o.Timeout.String(), "--no-color", "--silence-skips",
+		"--output-dir=" + o.ReportDir, "--json-report=ginkgo-report.json"}
 	if o.Focus != "" {
 		args = append(args, "--focus="+regexp.QuoteMeta(o.Focus))
 	}

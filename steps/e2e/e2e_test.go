@@ -19,7 +19,7 @@ func TestGinkgoArgs(t *testing.T) {
 	args := GinkgoArgs(o)
 	for _, want := range []string{"--label-filter=Conformance && !Serial", "--procs=6", "--timeout=4h0m0s",
 		`--focus=existing RC`, "/c/e2e.test", "--provider=skeleton", "--kubeconfig=/k", "--context=dind-cluster-8",
-		"--kubectl-path=/c/kubectl", "--num-nodes=2", "--report-dir=/r"} {
+		"--kubectl-path=/c/kubectl", "--num-nodes=2", "--report-dir=/r", "--output-dir=/r", "--json-report=ginkgo-report.json"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("missing %q in %q", want, args)
 		}
