@@ -22,6 +22,18 @@ func TestConformanceFocused(t *testing.T) {
 	if out, err := run(t, env, "up"); err != nil {
 		t.Fatalf("up: %v\n%s", err, out)
 	}
+	t.Run("a focus that selects nothing fails", func(t *testing.T) {
+		out, err := run(t, env, "e2e", "no conformance spec is named like this")
+		if err == nil || !strings.Contains(out, "no spec ran") {
+			t.Errorf("e2e with a focus that matches nothing: err %v\n%s", err, out)
+		}
+	})
+	t.Run("a bad knob is refused, naming it", func(t *testing.T) {
+		out, err := run(t, append(env, "E2E_PARALLEL=many"), "e2e", "")
+		if err == nil || !strings.Contains(out, "E2E_PARALLEL=many") {
+			t.Errorf("E2E_PARALLEL=many: err %v\n%s", err, out)
+		}
+	})
 	for _, c := range []struct {
 		focus string
 		specs int
