@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg *config.Config, c *cluster.Cluster, serial boo
 		return Result{}, fmt.Errorf("cluster %s runs Kubernetes %s: %w", cfg.ClusterName(), target.Kubernetes, err)
 	}
 	if target.Workers < 1 {
-		return Result{}, fmt.Errorf("cluster %s has no running worker node; conformance specs need NUM_NODES of 2 or more", cfg.ClusterName())
+		return Result{}, fmt.Errorf("cluster %s has no running worker node: conformance specs run on workers (NUM_NODES, 2 by default)", cfg.ClusterName())
 	}
 	names, err := build.E2EImageNames(set)
 	if err != nil {
@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg *config.Config, c *cluster.Cluster, serial boo
 		return res, err
 	}
 	fmt.Fprintf(out, "\n%s\n", res.Summary.Text(res.Suite))
-	fmt.Fprintf(out, "results in %s (start-up before the first spec: %.1fs)\n", dir, res.Startup.Seconds())
+	fmt.Fprintf(out, "results in %s (ginkgo started %.1fs after e2e did)\n", dir, res.Startup.Seconds())
 	if res.Summary.Failed > 0 || runErr != nil {
 		if f, err := os.Create(filepath.Join(dir, "dump.txt")); err == nil {
 			c.Dump(ctx, f)
