@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dind-cluster/dind-cluster/fixed"
 )
@@ -74,6 +75,11 @@ type Config struct {
 	Registry       bool // DIND_REGISTRY: run the local registry and point the nodes at it
 	RegistryPort   int  // DIND_REGISTRY_PORT: where it listens on the Docker host's 127.0.0.1
 	RegistryMirror bool // DIND_REGISTRY_MIRROR: nodes ask it first for registry.k8s.io and docker.io images
+
+	E2ESkip      string        // E2E_SKIP, a regular expression, "" for none
+	E2EParallel  int           // E2E_PARALLEL
+	E2ETimeout   time.Duration // E2E_TIMEOUT
+	E2EReportDir string        // E2E_REPORT_DIR, absolute
 
 	settings  map[string]string // the values Load read, for WithNetworkID
 	networkID int
@@ -191,6 +197,8 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	if c.RegistryMirror && !c.Registry {
 		l.fail("DIND_REGISTRY_MIRROR", l.get("DIND_REGISTRY_MIRROR"), "needs the local registry: unset DIND_REGISTRY=off, or DIND_REGISTRY_MIRROR")
 	}
+
+	l.e2e(c)
 
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, err

@@ -50,3 +50,16 @@ func TestSetsPinWhatKubeadmAsksFor(t *testing.T) {
 		t.Errorf("staging %s, minor %s", s.StagingVersion(), s.Minor())
 	}
 }
+
+func TestEverySetHasE2EPins(t *testing.T) {
+	for _, s := range Sets {
+		e, err := s.E2E()
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if e.Ginkgo == "" || e.Agnhost == "" || e.BusyBox == "" || e.Nginx == "" {
+			t.Errorf("%s: incomplete e2e pins %+v", s.Kubernetes, e)
+		}
+	}
+}

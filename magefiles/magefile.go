@@ -27,6 +27,7 @@ var Aliases = map[string]interface{}{
 	"registry-remove": RegistryRemove,
 	"registry-clean":  RegistryClean,
 	"split-dump64":    SplitDump64,
+	"e2e-serial":      E2eSerial,
 }
 
 // Load copies an image from the Docker engine into every node, for pods to use without a registry.

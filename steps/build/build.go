@@ -49,6 +49,8 @@ type Builder struct {
 	// of IPv6 clusters, named in DNS64Image and NAT64Image once built.
 	WithNAT64              bool
 	DNS64Image, NAT64Image string
+	// WithE2E adds e2e.test, ginkgo and the conformance specs' images.
+	WithE2E bool
 }
 
 // New prepares a builder; nothing runs until its steps do.
@@ -114,6 +116,9 @@ func (b *Builder) Steps() []steps.Step {
 	}
 	if b.WithNAT64 {
 		out = append(out, b.nat64Steps()...)
+	}
+	if b.WithE2E {
+		out = append(out, b.e2eSteps()...)
 	}
 	return out
 }
@@ -312,7 +317,7 @@ const timingsFile = "build-timings.log"
 func RecordTimings(cacheDir string, timeline steps.Timeline) error {
 	supply := map[string]bool{}
 	all := New(fixed.Default, cache.Cache{}, nil)
-	all.WithRegistry, all.WithNAT64 = true, true
+	all.WithRegistry, all.WithNAT64, all.WithE2E = true, true, true
 	for _, s := range all.Steps() {
 		supply[s.Name] = s.Done != nil // probes always run: they are not builds
 	}

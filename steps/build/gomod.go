@@ -18,7 +18,10 @@ import (
 type goBuild struct {
 	Module   string
 	Version  string
-	Packages []string // import paths of main packages
+	Packages []string // import paths of main packages, each at Version or at its own "@version"
+	// Tests are packages whose test binary is built (`go test -c`), as
+	// bin/NAME.test after the package's last path element.
+	Tests    []string
 	Replaces []string // "path => path version" lines for the scratch go.mod
 	// Staging, when set, replaces each ./staging module that the module's own
 	// go.mod points at by its published release of this version.
@@ -33,6 +36,9 @@ type goBuild struct {
 // inputs are what the cache key of this build is made of.
 func (g goBuild) inputs(arch string) []string {
 	in := []string{"module=" + g.Module + "@" + g.Version, "arch=" + arch, "go=" + runtime.Version()}
+	if len(g.Tests) > 0 { // only then: the keys of builds without tests stay as they were
+		in = append(in, "tests="+strings.Join(g.Tests, ","))
+	}
 	in = append(in, "packages="+strings.Join(g.Packages, ","), "tags="+strings.Join(g.Tags, ","),
 		"ldflags="+strings.Join(g.LDFlags, " "), fmt.Sprintf("cgo=%v static=%v", g.CGO, g.Static))
 	in = append(in, g.Replaces...)
@@ -72,24 +78,52 @@ func (g goBuild) build(ctx context.Context, dir, arch string) error {
 		return err
 	}
 	env := goEnv(arch, g.CGO)
-	get := []string{"-C", src, "get", "-tool"}
-	for _, p := range g.Packages {
-		get = append(get, p+"@"+g.Version)
+	// Test packages first: the module they come from then fixes the
+	// versions of what the main packages share with it.
+	if len(g.Tests) > 0 {
+		get := []string{"-C", src, "get", "-t"}
+		for _, p := range g.Tests {
+			get = append(get, p+"@"+g.Version)
+		}
+		if err := shell.Command("go", get...).WithEnv(env...).Run(ctx); err != nil {
+			return fmt.Errorf("fetching %s %s from the Go module proxy: %w", g.Module, g.Version, err)
+		}
 	}
-	if err := shell.Command("go", get...).WithEnv(env...).Run(ctx); err != nil {
-		return fmt.Errorf("fetching %s %s from the Go module proxy: %w", g.Module, g.Version, err)
+	var mains []string
+	if len(g.Packages) > 0 {
+		get := []string{"-C", src, "get", "-tool"}
+		for _, p := range g.Packages {
+			path, _, versioned := strings.Cut(p, "@")
+			if !versioned {
+				p += "@" + g.Version
+			}
+			get = append(get, p)
+			mains = append(mains, path)
+		}
+		if err := shell.Command("go", get...).WithEnv(env...).Run(ctx); err != nil {
+			return fmt.Errorf("fetching %s %s from the Go module proxy: %w", g.Module, g.Version, err)
+		}
 	}
 	ldflags := append([]string{"-s", "-w"}, g.LDFlags...)
 	if g.Static {
 		ldflags = append(ldflags, "-extldflags", "-static")
 	}
-	args := []string{"-C", src, "build", "-trimpath", "-o", bin + "/", "-ldflags", strings.Join(ldflags, " ")}
+	flags := []string{"-trimpath", "-ldflags", strings.Join(ldflags, " ")}
 	if len(g.Tags) > 0 {
-		args = append(args, "-tags", strings.Join(g.Tags, ","))
+		flags = append(flags, "-tags", strings.Join(g.Tags, ","))
 	}
-	args = append(args, g.Packages...)
-	if err := shell.Command("go", args...).WithEnv(env...).Run(ctx); err != nil {
-		return fmt.Errorf("building %s %s: %w", g.Module, g.Version, err)
+	if len(mains) > 0 {
+		args := append(append([]string{"-C", src, "build", "-o", bin + "/"}, flags...), mains...)
+		if err := shell.Command("go", args...).WithEnv(env...).Run(ctx); err != nil {
+			return fmt.Errorf("building %s %s: %w", g.Module, g.Version, err)
+		}
+	}
+	for _, p := range g.Tests {
+		out := filepath.Join(bin, p[strings.LastIndex(p, "/")+1:]+".test")
+		args := append(append([]string{"-C", src, "test", "-c", "-o", out}, flags...), p)
+		if err := shell.Command("go", args...).WithEnv(env...).Run(ctx); err != nil {
+			return fmt.Errorf("building the tests of %s %s: %w", p, g.Version, err)
+		}
 	}
 	for from, to := range g.Rename {
 		if err := os.Rename(filepath.Join(bin, from), filepath.Join(bin, to)); err != nil {
@@ -109,6 +143,7 @@ func goEnv(arch string, cgo bool) []string {
 
 // moduleInfo is what `go mod download -json` tells of a module version.
 type moduleInfo struct {
+	Dir   string
 	GoMod string
 	Info  string
 	Error string

@@ -17,6 +17,8 @@ var hostPackages = []struct{ pkg, check string }{
 	{"gcc", "gcc"},
 	{"pkg-config", "pkg-config"},
 	{"libseccomp-dev", "libseccomp"},
+	{"make", "make"},   // busybox of the e2e images
+	{"bzip2", "bzip2"}, // its source tarball
 }
 
 // checkHostTools makes sure the host tools are there, installing the missing

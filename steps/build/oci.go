@@ -50,10 +50,15 @@ type layerEntry struct {
 
 // imageSpec is one image to add.
 type imageSpec struct {
-	Name       string // full reference, e.g. registry.k8s.io/kube-apiserver:v1.37.2
-	BaseTar    string // optional: a root filesystem tar as the first layer
-	Files      []layerEntry
+	Name    string // full reference, e.g. registry.k8s.io/kube-apiserver:v1.37.2
+	BaseTar string // optional: a root filesystem tar as the first layer
+	Files   []layerEntry
+	// MoreFiles, when set, are a further layer, so that images sharing
+	// Files share its blob.
+	MoreFiles  []layerEntry
 	Entrypoint []string
+	Cmd        []string
+	Labels     map[string]string
 }
 
 const (
@@ -88,15 +93,29 @@ func (o *ociLayout) add(img imageSpec) error {
 		return fmt.Errorf("image %s: %w", img.Name, err)
 	}
 	layers = append(layers, d)
+	if len(img.MoreFiles) > 0 {
+		d, err := o.blobFrom(func(w io.Writer) error { return writeLayer(w, img.MoreFiles) }, mediaLayer)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", img.Name, err)
+		}
+		layers = append(layers, d)
+	}
 	var diffIDs []string
 	for _, l := range layers {
 		diffIDs = append(diffIDs, l.Digest) // uncompressed layers: digest == diff ID
+	}
+	runConfig := map[string]any{"Env": []string{defaultPath}, "Entrypoint": img.Entrypoint}
+	if len(img.Cmd) > 0 {
+		runConfig["Cmd"] = img.Cmd
+	}
+	if len(img.Labels) > 0 {
+		runConfig["Labels"] = img.Labels
 	}
 	config := map[string]any{
 		"architecture": o.arch,
 		"os":           "linux",
 		"created":      epoch.Format(time.RFC3339),
-		"config":       map[string]any{"Env": []string{defaultPath}, "Entrypoint": img.Entrypoint},
+		"config":       runConfig,
 		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
 	}
 	cfg, err := o.blobJSON(config, mediaConfig)

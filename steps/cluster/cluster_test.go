@@ -57,7 +57,7 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 	}
 	if !strings.Contains(paths["/etc/kubeadm/init.yaml"], "advertiseAddress: 10.192.5.2") ||
 		!strings.Contains(paths["/etc/cni/net.d/10-dindnet.conflist"], `"subnet": "10.244.2.0/24"`) ||
-		paths["/etc/dind/network.env"] != "POD_SUBNETS=\"10.244.2.0/24\"\nPOD_NETWORK_CIDRS=\"10.244.0.0/16\"\n" {
+		paths["/etc/dind/network.env"] != "POD_SUBNETS=\"10.244.2.0/24\"\nPOD_NETWORK_CIDRS=\"10.244.0.0/16\"\nSERVICE_CIDRS=\"10.96.0.0/12\"\n" {
 		t.Errorf("master files: %v", paths)
 	}
 	patch := paths["/etc/kubeadm/patches/corednsdeployment+strategic.yaml"]

@@ -85,7 +85,8 @@ func (r *run) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 	files := []embed.File{
 		{Path: "/etc/cni/net.d/10-dindnet.conflist", Mode: 0o644, Content: cni},
 		{Path: "/etc/dind/network.env", Mode: 0o644, Content: []byte(fmt.Sprintf(
-			"POD_SUBNETS=%q\nPOD_NETWORK_CIDRS=%q\n", strings.Join(v.PodSubnets, " "), strings.ReplaceAll(v.PodNetworkCIDR, ",", " ")))},
+			"POD_SUBNETS=%q\nPOD_NETWORK_CIDRS=%q\nSERVICE_CIDRS=%q\n", strings.Join(v.PodSubnets, " "),
+			strings.ReplaceAll(v.PodNetworkCIDR, ",", " "), strings.ReplaceAll(v.ServiceCIDR, ",", " ")))},
 		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(r.routes(n, all))},
 	}
 	files = append(files, r.nat64NodeFiles()...)
