@@ -75,6 +75,8 @@ type Config struct {
 	RegistryPort   int  // DIND_REGISTRY_PORT: where it listens on the Docker host's 127.0.0.1
 	RegistryMirror bool // DIND_REGISTRY_MIRROR: nodes ask it first for registry.k8s.io and docker.io images
 
+	Addons Addons // DIND_STORAGE, DIND_METRICS, EXTRA_PORTS and the node sizes
+
 	settings  map[string]string // the values Load read, for WithNetworkID
 	networkID int
 	mgmt      []netip.Prefix // cluster ID injected; IPv4 first in dual-stack
@@ -191,6 +193,8 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	if c.RegistryMirror && !c.Registry {
 		l.fail("DIND_REGISTRY_MIRROR", l.get("DIND_REGISTRY_MIRROR"), "needs the local registry: unset DIND_REGISTRY=off, or DIND_REGISTRY_MIRROR")
 	}
+
+	l.addons(c)
 
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, err
