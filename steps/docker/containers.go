@@ -42,8 +42,8 @@ type ContainerSpec struct {
 	DeviceCgroupRules []string
 	PrivateCgroupNS   bool
 	CPUShares         int
-	CPUs              float64 // --cpus: a limit in CPUs, 0 for none
-	MemoryBytes       int64   // --memory: a limit, 0 for none
+	CPUs              float64  // --cpus: a limit in CPUs, 0 for none
+	MemoryBytes       int64    // --memory: a limit, 0 for none
 	Sysctls           []string // KEY=VALUE of the container's namespaces
 	Env               []string
 	StopSignal        string
