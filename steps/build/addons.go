@@ -96,4 +96,3 @@ func (b *Builder) addonNeeds() []string {
 	}
 	return out
 }
-
