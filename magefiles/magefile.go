@@ -101,7 +101,7 @@ func Build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, timeline, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, os.Stdout)
+	b, timeline, err := build.RunWithAddons(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, cfg.Addons.Storage, cfg.Addons.Metrics, os.Stdout)
 	fmt.Println()
 	timeline.Print(os.Stdout)
 	if err != nil {

@@ -292,8 +292,15 @@ func (b *Builder) buildClusterImages(ctx context.Context, dir string) error {
 
 // Run builds everything for the set, printing progress and then the timeline.
 func Run(ctx context.Context, set fixed.Set, cacheDir, aptMirror string, out io.Writer) (*Builder, steps.Timeline, error) {
+	return RunWithAddons(ctx, set, cacheDir, aptMirror, false, false, out)
+}
+
+// RunWithAddons is Run with the images of the storage and metrics addons
+// in the node image.
+func RunWithAddons(ctx context.Context, set fixed.Set, cacheDir, aptMirror string, storage, metrics bool, out io.Writer) (*Builder, steps.Timeline, error) {
 	b := New(set, cache.Cache{Dir: cacheDir, Waiting: out}, out)
 	b.AptMirror = aptMirror
+	b.WithStorage, b.WithMetrics = storage, metrics
 	plan, err := steps.NewPlan(b.Steps()...)
 	if err != nil {
 		return nil, nil, err
