@@ -224,7 +224,7 @@ func (r *run) plan() ([]steps.Step, error) {
 	}
 	if d.Action == Create {
 		snapshotNeeds := []string{stepReady}
-		if len(r.addonsStep()) > 0 {
+		if r.Cfg.Addons.Storage || r.Cfg.Addons.Metrics {
 			snapshotNeeds = append(snapshotNeeds, stepAddons)
 		}
 		if r.Cfg.Registry {
