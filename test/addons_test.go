@@ -130,6 +130,7 @@ func TestAddons(t *testing.T) {
 	t.Run("a limited node offers its limits and a bigger pod stays Pending", func(t *testing.T) {
 		mem := mustK(t, "get", "node", addonsWorker, "--output=jsonpath={.status.allocatable.memory}")
 		cpu := mustK(t, "get", "node", addonsWorker, "--output=jsonpath={.status.allocatable.cpu}")
+		t.Logf("%s allocatable: cpu %s, memory %s", addonsWorker, cpu, mem)
 		if b := quantityBytes(t, mem); b > 1<<30 || b < 512<<20 {
 			t.Errorf("allocatable memory of %s is %s, want at most the 1g limit and near it", addonsWorker, mem)
 		}
