@@ -16,6 +16,12 @@ type AddonValues struct {
 	HelperImage      string // the shell its helper pods run
 	StoragePath      string // where on a node the volumes' folders go
 	MetricsImage     string // metrics-server
+
+	// Where the addons reach the API server: its own address, not the
+	// kubernetes Service, which works only once kube-proxy has written its
+	// rules on the pod's node.
+	APIServerHost string
+	APIServerPort int
 }
 
 // Addon manifests, by name.

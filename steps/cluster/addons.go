@@ -15,7 +15,7 @@ const stepAddons = "addons"
 
 // addonManifests are the manifests of the addons turned on, in the order
 // they are applied.
-func addonManifests(storage, metrics bool) ([][]byte, error) {
+func addonManifests(storage, metrics bool, v embed.AddonValues) ([][]byte, error) {
 	var names []string
 	if storage {
 		names = append(names, embed.AddonStorage)
@@ -25,7 +25,7 @@ func addonManifests(storage, metrics bool) ([][]byte, error) {
 	}
 	var out [][]byte
 	for _, n := range names {
-		m, err := embed.AddonManifest(n, build.AddonImages())
+		m, err := embed.AddonManifest(n, v)
 		if err != nil {
 			return nil, err
 		}
@@ -39,7 +39,9 @@ func addonManifests(storage, metrics bool) ([][]byte, error) {
 // to the API server. It does not wait for them to run: their images are
 // preloaded, and they start while the workers join.
 func (r *run) addonsStep() []steps.Step {
-	manifests, err := addonManifests(r.Cfg.Addons.Storage, r.Cfg.Addons.Metrics)
+	v := build.AddonImages()
+	v.APIServerHost, v.APIServerPort = node(r.Cfg, 0).IP, apiServerPort
+	manifests, err := addonManifests(r.Cfg.Addons.Storage, r.Cfg.Addons.Metrics, v)
 	if len(manifests) == 0 && err == nil {
 		return nil
 	}

@@ -45,11 +45,13 @@ func objects(t *testing.T, manifests [][]byte) []object {
 // Each addon's manifest deploys the image the node image preloads, and
 // storage makes the default StorageClass; off means no manifest at all.
 func TestAddonManifests(t *testing.T) {
-	none, err := addonManifests(false, false)
+	values := build.AddonImages()
+	values.APIServerHost, values.APIServerPort = "10.192.0.2", 6443
+	none, err := addonManifests(false, false, values)
 	if err != nil || len(none) != 0 {
 		t.Fatalf("both off: %d manifests, %v", len(none), err)
 	}
-	all, err := addonManifests(true, true)
+	all, err := addonManifests(true, true, values)
 	if err != nil {
 		t.Fatal(err)
 	}
