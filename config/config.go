@@ -81,6 +81,8 @@ type Config struct {
 	E2ETimeout   time.Duration // E2E_TIMEOUT
 	E2EReportDir string        // E2E_REPORT_DIR, absolute
 
+	Addons Addons // DIND_STORAGE, DIND_METRICS, EXTRA_PORTS and the node sizes
+
 	settings  map[string]string // the values Load read, for WithNetworkID
 	networkID int
 	mgmt      []netip.Prefix // cluster ID injected; IPv4 first in dual-stack
@@ -199,6 +201,7 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	}
 
 	l.e2e(c)
+	l.addons(c)
 
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, err

@@ -13,7 +13,8 @@ import (
 // keeps them: up restores, resumes and joins it with them, not with today's
 // defaults.
 var shapeKnobs = []string{"IP_MODE", "CNI_PLUGIN", "MGMT_CIDRS", "DIND_SUBNET", "DIND_SUBNET_SIZE",
-	"SERVICE_CIDR", "POD_NETWORK_CIDR", "DNS64_PREFIX", "NAT64_V4_SUBNET_PREFIX"}
+	"SERVICE_CIDR", "POD_NETWORK_CIDR", "DNS64_PREFIX", "NAT64_V4_SUBNET_PREFIX",
+	"EXTRA_PORTS", "DIND_MASTER_CPUS", "DIND_MASTER_MEMORY", "DIND_NODE_CPUS", "DIND_NODE_MEMORY"}
 
 // Shape is what a cluster made with this configuration keeps: the values of
 // the knobs that shape its networks, as given ("" for a default).
@@ -49,6 +50,7 @@ func (c *Config) Keeping(cluster string, shape map[string]string) (*Config, erro
 	out.IPMode = l.choice("IP_MODE", ipModes, ipModes)
 	out.CNIPlugin = l.choice("CNI_PLUGIN", cniPlugins, cniPlugins)
 	l.networks(&out)
+	l.sizesAndPorts(&out)
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, fmt.Errorf("cluster %s was made with settings this dind-cluster refuses (%w): run clean, then up", cluster, err)
 	}
@@ -58,6 +60,9 @@ func (c *Config) Keeping(cluster string, shape map[string]string) (*Config, erro
 			was := shape[k]
 			if was == "" {
 				was = "its default, " + shapeOf(k, &out)
+				if shapeOf(k, &out) == "" {
+					was = "none"
+				}
 			}
 			conflicts = append(conflicts, fmt.Errorf("%s=%s: cluster %s was made with %s; leave %s unset or set it so to keep "+
 				"the cluster, or run clean first to make it anew", k, given, cluster, was, k))

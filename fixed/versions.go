@@ -33,6 +33,15 @@ const (
 // registry is built from.
 const Registry = "v3.1.2"
 
+// Addons' versions: github.com/rancher/local-path-provisioner,
+// sigs.k8s.io/metrics-server, and github.com/derailed/k9s for the dashboard
+// command.
+const (
+	LocalPathProvisioner = "v0.0.30"
+	MetricsServer        = "v0.8.0"
+	K9s                  = "v0.50.16"
+)
+
 // Sets are the supported version sets, newest first.
 var Sets = []Set{
 	{Kubernetes: "v1.37.2", Etcd: "v3.7.0", EtcdImage: "3.7.0-0", CoreDNS: "v1.14.6", Pause: "3.10.2",

@@ -17,17 +17,19 @@ import (
 	"github.com/dind-cluster/dind-cluster/steps/bench"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cluster"
+	"github.com/dind-cluster/dind-cluster/steps/dashboard"
 	"github.com/dind-cluster/dind-cluster/steps/shell"
 )
 
 // Aliases keep the seed's spellings of commands working.
 var Aliases = map[string]interface{}{
-	"apiserver-port":  ApiserverPort,
-	"split-dump":      SplitDump,
-	"registry-remove": RegistryRemove,
-	"registry-clean":  RegistryClean,
-	"split-dump64":    SplitDump64,
-	"e2e-serial":      E2eSerial,
+	"apiserver-port":    ApiserverPort,
+	"split-dump":        SplitDump,
+	"registry-remove":   RegistryRemove,
+	"registry-clean":    RegistryClean,
+	"split-dump64":      SplitDump64,
+	"e2e-serial":        E2eSerial,
+	"dashboard-install": DashboardInstall,
 }
 
 // Load copies an image from the Docker engine into every node, for pods to use without a registry.
@@ -100,7 +102,7 @@ func Build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, timeline, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, os.Stdout)
+	b, timeline, err := build.RunWithAddons(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, cfg.Addons.Storage, cfg.Addons.Metrics, os.Stdout)
 	fmt.Println()
 	timeline.Print(os.Stdout)
 	if err != nil {
@@ -164,6 +166,32 @@ func Clean(ctx context.Context) error {
 		return err
 	}
 	return c.Clean(ctx)
+}
+
+// Dashboard opens k9s, a terminal UI, on the cluster's context; it is built from its Go module on first use and placed beside kubectl.
+func Dashboard(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	return dashboard.Run(ctx, cfg, os.Stdout)
+}
+
+// DashboardInstall builds k9s and places it beside kubectl in the cache folder, without starting it.
+func DashboardInstall(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	path, err := dashboard.Install(ctx, cfg, os.Stdout)
+	if err == nil {
+		fmt.Println(path)
+	}
+	return err
 }
 
 // Status prints what runs: nodes, addresses, API endpoint, Kubernetes version.

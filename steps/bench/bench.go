@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg *config.Config, progress io.Writer) ([]Figure,
 	defer func() { add("host steal time during the bench", steal(), "") }()
 
 	if err := timed("build (warm cache)", "< 30s", func() error {
-		_, _, err := build.Run(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, progress)
+		_, _, err := build.RunWithAddons(ctx, cfg.Versions, cfg.CacheDir, cfg.AptMirror, cfg.Addons.Storage, cfg.Addons.Metrics, progress)
 		return err
 	}); err != nil {
 		return figures, err

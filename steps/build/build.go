@@ -45,6 +45,8 @@ type Builder struct {
 	// RegistryImage once built.
 	WithRegistry  bool
 	RegistryImage string
+	// WithStorage and WithMetrics add the addons' builds and images.
+	WithStorage, WithMetrics bool
 	// WithNAT64 adds the images of the DNS64 server and the NAT64 gateway
 	// of IPv6 clusters, named in DNS64Image and NAT64Image once built.
 	WithNAT64              bool
@@ -85,7 +87,7 @@ func (b *Builder) Steps() []steps.Step {
 		steps.Step{Name: StepEngine, Run: b.probeEngine},
 		steps.Step{Name: "host-tools", Run: checkHostTools},
 	)
-	for _, c := range b.goComponents() {
+	for _, c := range append(b.goComponents(), b.addonComponents()...) {
 		needs := []string{StepEngine}
 		if c.build.CGO {
 			needs = append(needs, "host-tools")
@@ -102,10 +104,10 @@ func (b *Builder) Steps() []steps.Step {
 	}
 	out = append(out,
 		steps.Step{Name: "base-image", Needs: []string{"rootfs-node"}, Done: b.baseImageDone, Run: b.buildBaseImage},
-		b.cached("cluster-images", []string{"kubernetes", "etcd", "coredns", "pause", "rootfs-kube-proxy"},
+		b.cached("cluster-images", append([]string{"kubernetes", "etcd", "coredns", "pause", "rootfs-kube-proxy"}, b.addonNeeds()...),
 			func(arch string) []string {
-				return []string{"images", b.key("kubernetes"), b.key("etcd"), b.key("coredns"), b.key("pause"),
-					b.key("rootfs-kube-proxy"), fmt.Sprint(Images(b.Set))}
+				return append([]string{"images", b.key("kubernetes"), b.key("etcd"), b.key("coredns"), b.key("pause"),
+					b.key("rootfs-kube-proxy"), fmt.Sprint(Images(b.Set))}, b.addonInputs()...)
 			}, b.buildClusterImages),
 		steps.Step{Name: StepNodeImage,
 			Needs: []string{"base-image", "kubernetes", "containerd", "runc", "cni-plugins", "cluster-images"},
@@ -285,7 +287,7 @@ func (b *Builder) buildClusterImages(ctx context.Context, dir string) error {
 		{Name: names.Pause, Files: []layerEntry{{Path: "pause", Mode: 0o755, From: b.bin("pause", "pause")}},
 			Entrypoint: []string{"/pause"}},
 	}
-	for _, s := range specs {
+	for _, s := range append(specs, b.addonImageSpecs()...) {
 		if err := layout.add(s); err != nil {
 			return err
 		}
@@ -295,8 +297,15 @@ func (b *Builder) buildClusterImages(ctx context.Context, dir string) error {
 
 // Run builds everything for the set, printing progress and then the timeline.
 func Run(ctx context.Context, set fixed.Set, cacheDir, aptMirror string, out io.Writer) (*Builder, steps.Timeline, error) {
+	return RunWithAddons(ctx, set, cacheDir, aptMirror, false, false, out)
+}
+
+// RunWithAddons is Run with the images of the storage and metrics addons
+// in the node image.
+func RunWithAddons(ctx context.Context, set fixed.Set, cacheDir, aptMirror string, storage, metrics bool, out io.Writer) (*Builder, steps.Timeline, error) {
 	b := New(set, cache.Cache{Dir: cacheDir, Waiting: out}, out)
 	b.AptMirror = aptMirror
+	b.WithStorage, b.WithMetrics = storage, metrics
 	plan, err := steps.NewPlan(b.Steps()...)
 	if err != nil {
 		return nil, nil, err
@@ -317,7 +326,7 @@ const timingsFile = "build-timings.log"
 func RecordTimings(cacheDir string, timeline steps.Timeline) error {
 	supply := map[string]bool{}
 	all := New(fixed.Default, cache.Cache{}, nil)
-	all.WithRegistry, all.WithNAT64, all.WithE2E = true, true, true
+	all.WithRegistry, all.WithNAT64, all.WithE2E, all.WithStorage, all.WithMetrics = true, true, true, true, true
 	for _, s := range all.Steps() {
 		supply[s.Name] = s.Done != nil // probes always run: they are not builds
 	}

@@ -205,7 +205,7 @@ func (b *Builder) buildNodeImage(ctx context.Context) error {
 		return err
 	}
 	listed := strings.Fields(out)
-	for _, want := range Images(b.Set).All() {
+	for _, want := range append(Images(b.Set).All(), b.addonImageNames()...) {
 		if !slices.Contains(listed, want) {
 			return fmt.Errorf("image %s is missing from the node's containerd after import (have %s)", want, strings.Join(listed, ", "))
 		}

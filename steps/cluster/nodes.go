@@ -129,6 +129,7 @@ func (r *run) createNode(ctx context.Context, n Node, container string) error {
 		// MB of preallocated WAL among them, went through FUSE.
 		spec.Mounts = []string{docker.VolumeMount("", "/var/lib/etcd", r.objectLabels(nil))}
 	}
+	r.sizeAndPorts(&spec, n)
 	spec = r.engine.AsNode(spec, volumePrefix(n), r.objectLabels(docker.Labels{build.NodeImageLabel: r.nodeImage}))
 	if err := r.Docker.Create(ctx, spec); err != nil {
 		return fmt.Errorf("creating node %s: %w", n.Name, err)
@@ -139,6 +140,9 @@ func (r *run) createNode(ctx context.Context, n Node, container string) error {
 // startNode starts the container of node n.
 func (r *run) startNode(ctx context.Context, n Node) error {
 	err := r.Docker.Start(ctx, n.Name)
+	if errors.Is(err, docker.ErrPortTaken) && n.Index == 0 && len(r.Cfg.Addons.ExtraPorts) > 0 {
+		return fmt.Errorf("APISERVER_PORT=%d or a host port of EXTRA_PORTS is taken on the Docker host: choose others (%w)", r.port, err)
+	}
 	if errors.Is(err, docker.ErrPortTaken) {
 		return fmt.Errorf("APISERVER_PORT=%d is taken on the Docker host: choose another or leave it empty for a free one (%w)", r.port, err)
 	}

@@ -150,6 +150,7 @@ func (r *run) plan() ([]steps.Step, error) {
 	r.builder = build.New(r.Cfg.Versions, cache.Cache{Dir: r.Cfg.CacheDir, Waiting: r.Out}, r.Out)
 	r.builder.Docker, r.builder.AptMirror, r.builder.WithRegistry = r.Docker, r.Cfg.AptMirror, r.Cfg.Registry
 	r.builder.WithNAT64 = r.Cfg.IPMode == config.IPv6
+	r.builder.WithStorage, r.builder.WithMetrics = r.Cfg.Addons.Storage, r.Cfg.Addons.Metrics
 	plan := append(r.buildSteps(), r.preflight())
 	var ready []string // the steps after which every node runs its kubelet
 	var kubeconfigAfter string
@@ -189,6 +190,7 @@ func (r *run) plan() ([]steps.Step, error) {
 			ready = append(ready, stepJoin(n))
 		}
 		ready, kubeconfigAfter = append(ready, stepInit), stepInit
+		plan = append(plan, r.addonsStep()...)
 	case Resume:
 		r.record = d.Record
 		plan = append(plan, r.registryStep(stepPreflight)...)
@@ -239,6 +241,9 @@ func (r *run) plan() ([]steps.Step, error) {
 	switch {
 	case d.Action == Create:
 		recordNeeds := []string{stepReady}
+		if r.Cfg.Addons.Storage || r.Cfg.Addons.Metrics {
+			recordNeeds = append(recordNeeds, stepAddons)
+		}
 		if r.Cfg.Registry {
 			recordNeeds = append(recordNeeds, stepRegistryConfigMap)
 		}

@@ -44,6 +44,8 @@ type ContainerSpec struct {
 	DeviceCgroupRules []string
 	PrivateCgroupNS   bool
 	CPUShares         int
+	CPUs              float64  // --cpus: a limit in CPUs, 0 for none
+	MemoryBytes       int64    // --memory: a limit, 0 for none
 	Sysctls           []string // KEY=VALUE of the container's namespaces
 	Env               []string
 	StopSignal        string
@@ -97,6 +99,12 @@ func (s ContainerSpec) args() []string {
 	add("--publish", s.Publish...)
 	if s.CPUShares != 0 {
 		add("--cpu-shares", strconv.Itoa(s.CPUShares))
+	}
+	if s.CPUs > 0 {
+		add("--cpus", strconv.FormatFloat(s.CPUs, 'f', -1, 64))
+	}
+	if s.MemoryBytes > 0 {
+		add("--memory", strconv.FormatInt(s.MemoryBytes, 10))
 	}
 	add("--volume", s.Volumes...)
 	add("--mount", s.Mounts...)
