@@ -49,6 +49,9 @@ type Builder struct {
 	// of IPv6 clusters, named in DNS64Image and NAT64Image once built.
 	WithNAT64              bool
 	DNS64Image, NAT64Image string
+	// CNI, when a pod network add-on that runs as a DaemonSet, adds the
+	// steps that build its image; see CNIImageLayout.
+	CNI string
 }
 
 // New prepares a builder; nothing runs until its steps do.
@@ -115,7 +118,7 @@ func (b *Builder) Steps() []steps.Step {
 	if b.WithNAT64 {
 		out = append(out, b.nat64Steps()...)
 	}
-	return out
+	return append(out, b.cniSteps()...)
 }
 
 // rootfsStep makes root file system r, cached.
@@ -315,6 +318,12 @@ func RecordTimings(cacheDir string, timeline steps.Timeline) error {
 	all.WithRegistry, all.WithNAT64 = true, true
 	for _, s := range all.Steps() {
 		supply[s.Name] = s.Done != nil // probes always run: they are not builds
+	}
+	for plugin := range cniAddons {
+		all.CNI = plugin
+		for _, s := range all.cniSteps() {
+			supply[s.Name] = s.Done != nil
+		}
 	}
 	var lines strings.Builder
 	now := time.Now().UTC().Format(time.RFC3339)

@@ -148,6 +148,7 @@ func (r *run) plan() ([]steps.Step, error) {
 	r.builder = build.New(r.Cfg.Versions, cache.Cache{Dir: r.Cfg.CacheDir, Waiting: r.Out}, r.Out)
 	r.builder.Docker, r.builder.AptMirror, r.builder.WithRegistry = r.Docker, r.Cfg.AptMirror, r.Cfg.Registry
 	r.builder.WithNAT64 = r.Cfg.IPMode == config.IPv6
+	r.builder.CNI = r.Cfg.CNIPlugin
 	plan := append(r.builder.Steps(), r.preflight())
 	var ready []string // the steps after which every node runs its kubelet
 	var kubeconfigAfter string
@@ -187,6 +188,8 @@ func (r *run) plan() ([]steps.Step, error) {
 			ready = append(ready, stepJoin(n))
 		}
 		ready, kubeconfigAfter = append(ready, stepInit), stepInit
+		cni, cniReady := r.cniSteps(nodes)
+		plan, ready = append(plan, cni...), append(ready, cniReady...)
 	case Resume:
 		r.record = d.Record
 		plan = append(plan, r.registryStep(stepPreflight)...)
