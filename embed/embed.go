@@ -74,7 +74,6 @@ type CNIValues struct {
 	AllocateNodeCIDRs          bool
 	NodeMaskIPv4, NodeMaskIPv6 int
 	IPv4CIDR, IPv6CIDR         string // the pod network per family, "" where the cluster has none
-	APIServer                  string // https://ADDRESS:PORT of the API server, reached without kube-proxy
 }
 
 // NAT64Values are what an IPv6 cluster's DNS64 and NAT64 files are

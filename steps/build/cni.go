@@ -33,6 +33,10 @@ var cniAddons = map[string]cniAddon{
 		// cgo: flannel's UDP backend, which upstream builds on amd64 only.
 		build: goBuild{Module: "github.com/flannel-io/flannel", Version: fixed.Flannel,
 			Packages: []string{"github.com/flannel-io/flannel"}, CGO: true, Static: true,
+			// The SDK release flannel's Tencent Cloud backend asks for is not
+			// served by the module proxy; an older one is, with the same API.
+			Replaces: []string{"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc => " +
+				"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc v1.1.0"},
 			Tags:    []string{"netgo", "osusergo"},
 			LDFlags: []string{"-X", "github.com/flannel-io/flannel/pkg/version.Version=" + fixed.Flannel},
 			Rename:  map[string]string{"flannel": "flanneld"}},

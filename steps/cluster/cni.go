@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/embed"
@@ -31,9 +29,7 @@ func (r *run) cniValues() embed.CNIValues {
 	if !r.cniRoutes() {
 		return embed.CNIValues{}
 	}
-	master := node(r.Cfg, 0)
-	v := embed.CNIValues{Image: build.CNIImage(r.Cfg.CNIPlugin), AllocateNodeCIDRs: true,
-		APIServer: "https://" + net.JoinHostPort(master.IP, strconv.Itoa(apiServerPort))}
+	v := embed.CNIValues{Image: build.CNIImage(r.Cfg.CNIPlugin), AllocateNodeCIDRs: true}
 	subnets := r.Cfg.PodSubnets(0)
 	for i, cidr := range r.Cfg.PodCIDRs() {
 		if cidr.Addr().Is6() {

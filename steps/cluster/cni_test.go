@@ -38,7 +38,7 @@ func TestRoutingAddonsTakeOverThePodNetwork(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"image: dind-cluster.local/" + plugin + ":", "imagePullPolicy: Never", "https://10.192.5.2:6443"} {
+		for _, want := range []string{"image: dind-cluster.local/" + plugin + ":", "imagePullPolicy: Never", "value: \"10.192.5.2\""} {
 			if !strings.Contains(string(manifest), want) {
 				t.Errorf("%s: the manifest lacks %q:\n%s", plugin, want, manifest)
 			}
