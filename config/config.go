@@ -44,7 +44,7 @@ var (
 			"which Weaveworks archived when it closed",
 	}
 	// The IP modes each add-on that routes itself has been brought up in here.
-	cniIPModes = map[string][]string{"flannel": {IPv4}, "kube-router": {IPv4}}
+	cniIPModes = map[string][]string{"flannel": {IPv4, DualStack}, "kube-router": {IPv4}}
 )
 
 // Config is a validated configuration.
@@ -377,8 +377,8 @@ func (l *loader) cniPlugin(ipMode string) string {
 			}
 		}
 		l.fail("CNI_PLUGIN", v, "%s runs with IP_MODE=%s only (IP_MODE=%s has not been brought up with it here); "+
-			"use IP_MODE=%s, or CNI_PLUGIN=%s", plugin, strings.Join(modes, ", "), ipMode,
-			strings.Join(modes, ", "), strings.Join(fit, " or "))
+			"use IP_MODE=%s, or CNI_PLUGIN=%s", plugin, strings.Join(modes, " or "), ipMode,
+			strings.Join(modes, " or "), strings.Join(fit, " or "))
 	}
 	return plugin
 }

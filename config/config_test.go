@@ -190,8 +190,8 @@ func TestInvalidKnobs(t *testing.T) {
 		{map[string]string{"CNI_PLUGIN": "weave"}, "CNI_PLUGIN=weave: Weave Net cannot be built here: the Go module proxy does not serve github.com/weaveworks/weave"},
 		{map[string]string{"CNI_PLUGIN": "cilium"}, "CNI_PLUGIN=cilium: must be one of bridge, ptp, flannel, calico, weave, kube-router"},
 		{map[string]string{"CNI_PLUGIN": "weave"}, "; use one of bridge, ptp, flannel, kube-router"},
-		{map[string]string{"CNI_PLUGIN": "flannel", "IP_MODE": "dual-stack"}, "CNI_PLUGIN=flannel: flannel runs with IP_MODE=ipv4 only " +
-			"(IP_MODE=dual-stack has not been brought up with it here); use IP_MODE=ipv4, or CNI_PLUGIN=bridge or ptp"},
+		{map[string]string{"CNI_PLUGIN": "flannel", "IP_MODE": "ipv6"}, "CNI_PLUGIN=flannel: flannel runs with IP_MODE=ipv4 or dual-stack only " +
+			"(IP_MODE=ipv6 has not been brought up with it here); use IP_MODE=ipv4 or dual-stack, or CNI_PLUGIN=bridge or ptp"},
 		{map[string]string{"MGMT_CIDRS": "10.192.0.0/16"}, "MGMT_CIDRS=10.192.0.0/16: an IPv4 management network must be a /24, e.g. 10.192.0.0/24"},
 		{map[string]string{"MGMT_CIDRS": "10.192.7.0/24"}, "MGMT_CIDRS=10.192.7.0/24: the third octet is reserved for the cluster ID and must be 0, e.g. 10.192.0.0/24"},
 		{map[string]string{"MGMT_CIDRS": "10.192.0.5/24"}, "MGMT_CIDRS=10.192.0.5/24: has address bits set after the /24 prefix; use 10.192.0.0/24"},

@@ -21,35 +21,43 @@ import (
 // alone.
 func TestCNIPlugins(t *testing.T) {
 	dindCluster(t)
-	plugins := []string{"flannel", "kube-router"}
-	if only := os.Getenv("DIND_TEST_CNI"); only != "" {
-		plugins = strings.Split(only, ",")
-		t.Logf("DIND_TEST_CNI=%s: testing %v only", only, plugins)
+	cases := []struct{ plugin, ipMode string }{{"flannel", "ipv4"}, {"flannel", "dual-stack"}, {"kube-router", "ipv4"}}
+	only := map[string]bool{}
+	if list := os.Getenv("DIND_TEST_CNI"); list != "" {
+		for _, p := range strings.Split(list, ",") {
+			only[p] = true
+		}
+		t.Logf("DIND_TEST_CNI=%s: testing those plugins only", list)
 	}
 	enforcesPolicy := map[string]bool{"kube-router": true}
-	for _, plugin := range plugins {
-		t.Run(plugin, func(t *testing.T) {
+	for _, c := range cases {
+		plugin := c.plugin
+		if len(only) > 0 && !only[plugin] {
+			continue
+		}
+		t.Run(plugin+"/"+c.ipMode, func(t *testing.T) {
 			kubeconfig := filepath.Join(workDir, "kubeconfig-cni-"+plugin)
-			env := clusterEnv("KUBECONFIG="+kubeconfig, "CLUSTER_ID=6", "NUM_NODES=1", "CNI_PLUGIN="+plugin)
+			env := clusterEnv("KUBECONFIG="+kubeconfig, "CLUSTER_ID=6", "NUM_NODES=1", "CNI_PLUGIN="+plugin, "IP_MODE="+c.ipMode)
 			run(t, env, "clean")
 			t.Cleanup(func() { run(t, env, "clean") })
 			start := time.Now()
 			if out, err := run(t, env, "up"); err != nil {
 				t.Fatalf("up: %v\n%s", err, out)
 			}
-			t.Logf("CNI_PLUGIN=%s: up took %.0fs", plugin, time.Since(start).Seconds())
+			t.Logf("CNI_PLUGIN=%s IP_MODE=%s: up took %.0fs", plugin, c.ipMode, time.Since(start).Seconds())
 			kubectl := func(args ...string) (string, error) {
 				out, err := exec.Command(kubectlPath(), append([]string{"--kubeconfig", kubeconfig, "--context", "dind-cluster-6"}, args...)...).CombinedOutput()
 				return strings.TrimSpace(string(out)), err
 			}
-			checkPodNetwork(t, env, kubectl, enforcesPolicy[plugin])
+			checkPodNetwork(t, env, kubectl, c.ipMode == "dual-stack", enforcesPolicy[plugin])
 		})
 	}
 }
 
 // checkPodNetwork runs a server pod on each of two nodes and checks pod to
-// pod, Service by name, the pods' subnets and, with policy, a NetworkPolicy.
-func checkPodNetwork(t *testing.T, env []string, kubectl func(args ...string) (string, error), policy bool) {
+// pod over each family, the Service by name and by each of its addresses,
+// the pods' subnets and, with policy, a NetworkPolicy.
+func checkPodNetwork(t *testing.T, env []string, kubectl func(args ...string) (string, error), dual, policy bool) {
 	must := func(args ...string) string {
 		t.Helper()
 		out, err := kubectl(args...)
@@ -66,30 +74,60 @@ func checkPodNetwork(t *testing.T, env []string, kubectl func(args ...string) (s
 	os.WriteFile(manifest, []byte(cniWorkload), 0o644)
 	must("apply", "--filename", manifest)
 	must("rollout", "status", "daemonset/net", "--timeout=180s")
-	subnets := map[string]string{}
-	for _, line := range strings.Fields(must("get", "nodes", "--output=jsonpath={range .items[*]}{.metadata.name}={.spec.podCIDR} {end}")) {
-		name, cidr, _ := strings.Cut(line, "=")
-		subnets[name] = cidr
+	subnets := map[string][]string{}
+	for _, name := range strings.Fields(must("get", "nodes", "--output=jsonpath={.items[*].metadata.name}")) {
+		subnets[name] = strings.Fields(must("get", "node", name, "--output=jsonpath={.spec.podCIDRs[*]}"))
 	}
 	pods := strings.Fields(must("get", "pods", "--selector=app=net", "--output=jsonpath="+
-		`{range .items[*]}{.metadata.name},{.spec.nodeName},{.status.podIP} {end}`))
-	if len(pods) != 2 {
-		t.Fatalf("pods %v; want one on each of the 2 nodes", pods)
-	}
-	for _, p := range pods {
-		f := strings.Split(p, ",")
-		cidr, err := netip.ParsePrefix(subnets[f[1]])
-		if addr, aerr := netip.ParseAddr(f[2]); err != nil || aerr != nil || !cidr.Contains(addr) {
-			t.Errorf("pod %s on %s has address %s, outside the node's pod subnet %q", f[0], f[1], f[2], subnets[f[1]])
+		`{range .items[*]}{.metadata.name},{.spec.nodeName},{.status.podIPs[*].ip} {end}`))
+	// A dual-stack pod's second address comes as a field of its own.
+	var rows [][]string
+	for _, f := range pods {
+		if strings.Contains(f, ",") {
+			rows = append(rows, strings.Split(f, ","))
+		} else if len(rows) > 0 {
+			rows[len(rows)-1] = append(rows[len(rows)-1], f)
 		}
 	}
-	from, to := strings.Split(pods[0], ","), strings.Split(pods[1], ",")
-	get := func(pod, url string) (string, error) { return kubectl("exec", pod, "--", "/testapp", "get", url) }
-	if out, err := get(from[0], "http://"+to[2]+":8080/"); err != nil || out != to[0] {
-		t.Errorf("pod on %s -> pod on %s at %s: %q, %v", from[1], to[1], to[2], out, err)
+	if len(rows) != 2 {
+		t.Fatalf("pods %v; want one on each of the 2 nodes", pods)
 	}
-	if out, err := get(to[0], "http://"+from[2]+":8080/"); err != nil || out != from[0] {
-		t.Errorf("pod on %s -> pod on %s at %s: %q, %v", to[1], from[1], from[2], out, err)
+	for _, f := range rows {
+		if want := map[bool]int{false: 1, true: 2}[dual]; len(f)-2 != want {
+			t.Errorf("pod %s has addresses %v; want %d", f[0], f[2:], want)
+		}
+		for _, a := range f[2:] {
+			addr, err := netip.ParseAddr(a)
+			inside := false
+			for _, s := range subnets[f[1]] {
+				if cidr, cerr := netip.ParsePrefix(s); err == nil && cerr == nil && cidr.Contains(addr) {
+					inside = true
+				}
+			}
+			if !inside {
+				t.Errorf("pod %s on %s has address %s, outside the node's pod subnets %v", f[0], f[1], a, subnets[f[1]])
+			}
+		}
+	}
+	from, to := rows[0], rows[1]
+	get := func(pod, url string) (string, error) { return kubectl("exec", pod, "--", "/testapp", "get", url) }
+	url := func(addr, port string) string {
+		if strings.Contains(addr, ":") {
+			addr = "[" + addr + "]"
+		}
+		return "http://" + addr + port + "/"
+	}
+	for _, pair := range [][2][]string{{from, to}, {to, from}} {
+		for _, addr := range pair[1][2:] {
+			if out, err := get(pair[0][0], url(addr, ":8080")); err != nil || out != pair[1][0] {
+				t.Errorf("pod on %s -> pod on %s at %s: %q, %v", pair[0][1], pair[1][1], addr, out, err)
+			}
+		}
+	}
+	for _, ip := range strings.Fields(must("get", "service", "net", "--output=jsonpath={.spec.clusterIPs[*]}")) {
+		if out, err := get(from[0], url(ip, "")); err != nil || (out != from[0] && out != to[0]) {
+			t.Errorf("the Service at %s: %q, %v", ip, out, err)
+		}
 	}
 	// A Service answers from either pod: ask until both have answered.
 	seen := map[string]bool{}
@@ -143,6 +181,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: net}
 spec:
+  ipFamilyPolicy: PreferDualStack
   selector: {app: net}
   ports: [{port: 80, targetPort: 8080}]
 `
