@@ -44,7 +44,7 @@ var (
 			"which Weaveworks archived when it closed",
 	}
 	// The IP modes each add-on that routes itself has been brought up in here.
-	cniIPModes = map[string][]string{"flannel": {IPv4, DualStack}, "kube-router": {IPv4}}
+	cniIPModes = map[string][]string{"flannel": {IPv4, DualStack}, "kube-router": {IPv4, DualStack}}
 )
 
 // Config is a validated configuration.

@@ -242,7 +242,7 @@ func TestInvalidKnobs(t *testing.T) {
 func TestKubeRouterIPv6(t *testing.T) {
 	implementEverything(t)
 	_, err := load(map[string]string{"IP_MODE": "ipv6", "CNI_PLUGIN": "kube-router"})
-	want := "CNI_PLUGIN=kube-router: kube-router runs with IP_MODE=ipv4 only"
+	want := "CNI_PLUGIN=kube-router: kube-router runs with IP_MODE=ipv4 or dual-stack only"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error %v, want it to contain %q", err, want)
 	}

@@ -21,7 +21,7 @@ import (
 // alone.
 func TestCNIPlugins(t *testing.T) {
 	dindCluster(t)
-	cases := []struct{ plugin, ipMode string }{{"flannel", "ipv4"}, {"flannel", "dual-stack"}, {"kube-router", "ipv4"}}
+	cases := []struct{ plugin, ipMode string }{{"flannel", "ipv4"}, {"flannel", "dual-stack"}, {"kube-router", "ipv4"}, {"kube-router", "dual-stack"}}
 	only := map[string]bool{}
 	if list := os.Getenv("DIND_TEST_CNI"); list != "" {
 		for _, p := range strings.Split(list, ",") {
