@@ -17,14 +17,21 @@ import (
 // controller-manager gave that node, pods on different nodes reach each other
 // by address and through a Service by its DNS name, and, where the add-on
 // enforces NetworkPolicy, a policy is enforced. DIND_TEST_CNI narrows the
-// plugins (a comma-separated list); `go run mage.go testcni` runs this test
-// alone.
+// plugins (a comma-separated list), or, set to off, skips the test saying
+// so; `go run mage.go testcni` runs this test alone.
 func TestCNIPlugins(t *testing.T) {
 	dindCluster(t)
 	cases := []struct{ plugin, ipMode string }{{"flannel", "ipv4"}, {"flannel", "dual-stack"}, {"kube-router", "ipv4"}, {"kube-router", "dual-stack"}}
 	only := map[string]bool{}
-	if list := os.Getenv("DIND_TEST_CNI"); list != "" {
+	switch list := os.Getenv("DIND_TEST_CNI"); list {
+	case "":
+	case "off":
+		t.Skip("DIND_TEST_CNI=off: the pod network add-ons are not tested; go run mage.go testcni tests them")
+	default:
 		for _, p := range strings.Split(list, ",") {
+			if p != "flannel" && p != "kube-router" {
+				t.Fatalf("DIND_TEST_CNI=%s: %q is no add-on this test knows; use flannel, kube-router or off", list, p)
+			}
 			only[p] = true
 		}
 		t.Logf("DIND_TEST_CNI=%s: testing those plugins only", list)
