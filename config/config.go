@@ -43,8 +43,6 @@ var (
 		"weave": "Weave Net cannot be built here: the Go module proxy does not serve github.com/weaveworks/weave, " +
 			"which Weaveworks archived when it closed",
 	}
-	// The IP modes each add-on that routes itself has been brought up in here.
-	cniIPModes = map[string][]string{"flannel": {IPv4, DualStack}, "kube-router": {IPv4, DualStack}}
 )
 
 // Config is a validated configuration.
@@ -159,7 +157,11 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	c.ClusterID = l.number("CLUSTER_ID", 0, 254)
 	c.Label = l.label()
 	c.IPMode = l.choice("IP_MODE", ipModes, implementedIPModes)
-	c.CNIPlugin = l.cniPlugin(c.IPMode)
+	c.CNIPlugin = l.cniPlugin()
+	if c.CNIPlugin == "kube-router" && c.IPMode == IPv6 {
+		l.fail("CNI_PLUGIN", c.CNIPlugin, "kube-router with IP_MODE=ipv6 does not route pods between nodes here; "+
+			"use IP_MODE=ipv4 or dual-stack with it, or CNI_PLUGIN=flannel, bridge or ptp with IP_MODE=ipv6")
+	}
 
 	c.networkID = c.ClusterID
 	if !c.NetworkIDFixed() {
@@ -360,25 +362,12 @@ func (l *loader) executable(name string) string {
 }
 
 // cniPlugin reads CNI_PLUGIN, refusing the plugins that cannot be built
-// here, and those not known to work in the IP mode, each with its reason.
-func (l *loader) cniPlugin(ipMode string) string {
+// here with the reason.
+func (l *loader) cniPlugin() string {
 	v := l.get("CNI_PLUGIN")
-	accepted := strings.Join(implementedCNIPlugins, ", ")
 	if reason, refused := refusedCNIPlugins[v]; refused && !slices.Contains(implementedCNIPlugins, v) {
-		l.fail("CNI_PLUGIN", v, "%s; use one of %s", reason, accepted)
+		l.fail("CNI_PLUGIN", v, "%s; use one of %s", reason, strings.Join(implementedCNIPlugins, ", "))
 		return knobDefault("CNI_PLUGIN")
 	}
-	plugin := l.choice("CNI_PLUGIN", cniPlugins, implementedCNIPlugins)
-	if modes, ok := cniIPModes[plugin]; ok && !slices.Contains(modes, ipMode) {
-		var fit []string
-		for _, p := range implementedCNIPlugins {
-			if m, limited := cniIPModes[p]; (!limited || slices.Contains(m, ipMode)) && refusedCNIPlugins[p] == "" {
-				fit = append(fit, p)
-			}
-		}
-		l.fail("CNI_PLUGIN", v, "%s runs with IP_MODE=%s only (IP_MODE=%s has not been brought up with it here); "+
-			"use IP_MODE=%s, or CNI_PLUGIN=%s", plugin, strings.Join(modes, " or "), ipMode,
-			strings.Join(modes, " or "), strings.Join(fit, " or "))
-	}
-	return plugin
+	return l.choice("CNI_PLUGIN", cniPlugins, implementedCNIPlugins)
 }

@@ -190,8 +190,6 @@ func TestInvalidKnobs(t *testing.T) {
 		{map[string]string{"CNI_PLUGIN": "weave"}, "CNI_PLUGIN=weave: Weave Net cannot be built here: the Go module proxy does not serve github.com/weaveworks/weave"},
 		{map[string]string{"CNI_PLUGIN": "cilium"}, "CNI_PLUGIN=cilium: must be one of bridge, ptp, flannel, calico, weave, kube-router"},
 		{map[string]string{"CNI_PLUGIN": "weave"}, "; use one of bridge, ptp, flannel, kube-router"},
-		{map[string]string{"CNI_PLUGIN": "flannel", "IP_MODE": "ipv6"}, "CNI_PLUGIN=flannel: flannel runs with IP_MODE=ipv4 or dual-stack only " +
-			"(IP_MODE=ipv6 has not been brought up with it here); use IP_MODE=ipv4 or dual-stack, or CNI_PLUGIN=bridge or ptp"},
 		{map[string]string{"MGMT_CIDRS": "10.192.0.0/16"}, "MGMT_CIDRS=10.192.0.0/16: an IPv4 management network must be a /24, e.g. 10.192.0.0/24"},
 		{map[string]string{"MGMT_CIDRS": "10.192.7.0/24"}, "MGMT_CIDRS=10.192.7.0/24: the third octet is reserved for the cluster ID and must be 0, e.g. 10.192.0.0/24"},
 		{map[string]string{"MGMT_CIDRS": "10.192.0.5/24"}, "MGMT_CIDRS=10.192.0.5/24: has address bits set after the /24 prefix; use 10.192.0.0/24"},
@@ -239,15 +237,19 @@ func TestInvalidKnobs(t *testing.T) {
 	}
 }
 
-func TestKubeRouterIPv6(t *testing.T) {
-	implementEverything(t)
-	_, err := load(map[string]string{"IP_MODE": "ipv6", "CNI_PLUGIN": "kube-router"})
-	want := "CNI_PLUGIN=kube-router: kube-router runs with IP_MODE=ipv4 or dual-stack only"
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("error %v, want it to contain %q", err, want)
-	}
-	if _, err := load(map[string]string{"IP_MODE": "ipv4", "CNI_PLUGIN": "kube-router"}); err != nil {
-		t.Errorf("kube-router with ipv4: %v", err)
+func TestRoutingAddonsIPModes(t *testing.T) {
+	for _, plugin := range []string{"flannel", "kube-router"} {
+		for _, mode := range []string{"ipv4", "ipv6", "dual-stack"} {
+			_, err := load(map[string]string{"IP_MODE": mode, "CNI_PLUGIN": plugin})
+			if plugin == "kube-router" && mode == "ipv6" {
+				want := "CNI_PLUGIN=kube-router: kube-router with IP_MODE=ipv6 does not route pods between nodes here"
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v, want it to contain %q", err, want)
+				}
+			} else if err != nil {
+				t.Errorf("%s with %s: %v", plugin, mode, err)
+			}
+		}
 	}
 }
 

@@ -21,7 +21,10 @@ import (
 // so; `go run mage.go testcni` runs this test alone.
 func TestCNIPlugins(t *testing.T) {
 	dindCluster(t)
-	cases := []struct{ plugin, ipMode string }{{"flannel", "ipv4"}, {"flannel", "dual-stack"}, {"kube-router", "ipv4"}, {"kube-router", "dual-stack"}}
+	cases := []struct{ plugin, ipMode string }{
+		{"flannel", "ipv4"}, {"flannel", "dual-stack"}, {"flannel", "ipv6"},
+		{"kube-router", "ipv4"}, {"kube-router", "dual-stack"},
+	}
 	only := map[string]bool{}
 	switch list := os.Getenv("DIND_TEST_CNI"); list {
 	case "":
@@ -157,12 +160,12 @@ func checkPodNetwork(t *testing.T, env []string, kubectl func(args ...string) (s
 	must("apply", "--filename", policyFile)
 	must("label", "pod", from[0], "access=yes")
 	eventually(t, 30*time.Second, "the NetworkPolicy refusing an unlabelled pod", func() error {
-		if out, err := get(to[0], "http://"+from[2]+":8080/"); err == nil {
+		if out, err := get(to[0], url(from[2], ":8080")); err == nil {
 			return fmt.Errorf("the pod without access=yes still reaches %s: %q", from[2], out)
 		}
 		return nil
 	})
-	if out, err := get(from[0], "http://"+to[2]+":8080/"); err != nil || out != to[0] {
+	if out, err := get(from[0], url(to[2], ":8080")); err != nil || out != to[0] {
 		t.Errorf("the pod with access=yes no longer reaches %s: %q, %v", to[2], out, err)
 	}
 }
