@@ -158,10 +158,6 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	c.Label = l.label()
 	c.IPMode = l.choice("IP_MODE", ipModes, implementedIPModes)
 	c.CNIPlugin = l.cniPlugin()
-	if c.CNIPlugin == "kube-router" && c.IPMode == IPv6 {
-		l.fail("CNI_PLUGIN", c.CNIPlugin, "kube-router with IP_MODE=ipv6 does not route pods between nodes here; "+
-			"use IP_MODE=ipv4 or dual-stack with it, or CNI_PLUGIN=flannel, bridge or ptp with IP_MODE=ipv6")
-	}
 
 	c.networkID = c.ClusterID
 	if !c.NetworkIDFixed() {

@@ -16,14 +16,15 @@ import (
 // relies on: each node's pods get addresses from the subnet the
 // controller-manager gave that node, pods on different nodes reach each other
 // by address and through a Service by its DNS name, and, where the add-on
-// enforces NetworkPolicy, a policy is enforced. DIND_TEST_CNI narrows the
+// enforces NetworkPolicy, a policy is enforced (over IPv4: the first of a
+// dual-stack pod's addresses). DIND_TEST_CNI narrows the
 // plugins (a comma-separated list), or, set to off, skips the test saying
 // so; `go run mage.go testcni` runs this test alone.
 func TestCNIPlugins(t *testing.T) {
 	dindCluster(t)
 	cases := []struct{ plugin, ipMode string }{
 		{"flannel", "ipv4"}, {"flannel", "dual-stack"}, {"flannel", "ipv6"},
-		{"kube-router", "ipv4"}, {"kube-router", "dual-stack"},
+		{"kube-router", "ipv4"}, {"kube-router", "dual-stack"}, {"kube-router", "ipv6"},
 	}
 	only := map[string]bool{}
 	switch list := os.Getenv("DIND_TEST_CNI"); list {
@@ -39,7 +40,9 @@ func TestCNIPlugins(t *testing.T) {
 		}
 		t.Logf("DIND_TEST_CNI=%s: testing those plugins only", list)
 	}
-	enforcesPolicy := map[string]bool{"kube-router": true}
+	// kube-router v2.1.0 enforces NetworkPolicy over IPv4 only: in an
+	// IPv6-only cluster a denied pod still connects.
+	enforcesPolicy := map[string]bool{"kube-router/ipv4": true, "kube-router/dual-stack": true}
 	for _, c := range cases {
 		plugin := c.plugin
 		if len(only) > 0 && !only[plugin] {
@@ -59,7 +62,7 @@ func TestCNIPlugins(t *testing.T) {
 				out, err := exec.Command(kubectlPath(), append([]string{"--kubeconfig", kubeconfig, "--context", "dind-cluster-6"}, args...)...).CombinedOutput()
 				return strings.TrimSpace(string(out)), err
 			}
-			checkPodNetwork(t, env, kubectl, c.ipMode == "dual-stack", enforcesPolicy[plugin])
+			checkPodNetwork(t, env, kubectl, c.ipMode == "dual-stack", enforcesPolicy[plugin+"/"+c.ipMode])
 		})
 	}
 }
