@@ -168,9 +168,13 @@ func checkPodNetwork(t *testing.T, env []string, kubectl func(args ...string) (s
 		}
 		return nil
 	})
-	if out, err := get(from[0], url(to[2], ":8080")); err != nil || out != to[0] {
-		t.Errorf("the pod with access=yes no longer reaches %s: %q, %v", to[2], out, err)
-	}
+	// The policy controller learns of the label on its own schedule.
+	eventually(t, 30*time.Second, "the NetworkPolicy letting the labelled pod in", func() error {
+		if out, err := get(from[0], url(to[2], ":8080")); err != nil || out != to[0] {
+			return fmt.Errorf("the pod with access=yes does not reach %s: %q, %v", to[2], out, err)
+		}
+		return nil
+	})
 }
 
 const cniWorkload = `
