@@ -33,7 +33,17 @@ var (
 	// The modes and plugins dind-cluster can bring up today. Implementing one
 	// means adding it here.
 	implementedIPModes    = []string{IPv4, IPv6, DualStack}
-	implementedCNIPlugins = []string{"bridge", "ptp"}
+	implementedCNIPlugins = []string{"bridge", "ptp", "flannel", "kube-router"}
+
+	// Why the other plugins cannot be offered: nothing can be fetched but Go
+	// modules and Debian packages.
+	refusedCNIPlugins = map[string]string{
+		"calico": "Calico cannot be built here: the Go module proxy serves none of its releases " +
+			"(its v3 tags have no /v3 module path), and calico-node also needs BIRD and eBPF programs " +
+			"that its own build toolchain makes",
+		"weave": "Weave Net cannot be built here: the Go module proxy does not serve github.com/weaveworks/weave, " +
+			"which Weaveworks archived when it closed",
+	}
 )
 
 // Config is a validated configuration.
@@ -155,10 +165,7 @@ func Load(lookup func(string) (string, bool), file string) (*Config, error) {
 	c.ClusterID = l.number("CLUSTER_ID", 0, 254)
 	c.Label = l.label()
 	c.IPMode = l.choice("IP_MODE", ipModes, implementedIPModes)
-	c.CNIPlugin = l.choice("CNI_PLUGIN", cniPlugins, implementedCNIPlugins)
-	if c.CNIPlugin == "kube-router" && c.IPMode == IPv6 {
-		l.fail("CNI_PLUGIN", c.CNIPlugin, "kube-router does not support IP_MODE=ipv6; use bridge")
-	}
+	c.CNIPlugin = l.cniPlugin()
 
 	c.networkID = c.ClusterID
 	if !c.NetworkIDFixed() {
@@ -359,4 +366,15 @@ func (l *loader) executable(name string) string {
 		l.fail(name, value, "is not an executable file; set it to an executable that takes the API server port as its first argument, or leave it empty")
 	}
 	return path
+}
+
+// cniPlugin reads CNI_PLUGIN, refusing the plugins that cannot be built
+// here with the reason.
+func (l *loader) cniPlugin() string {
+	v := l.get("CNI_PLUGIN")
+	if reason, refused := refusedCNIPlugins[v]; refused && !slices.Contains(implementedCNIPlugins, v) {
+		l.fail("CNI_PLUGIN", v, "%s; use one of %s", reason, strings.Join(implementedCNIPlugins, ", "))
+		return knobDefault("CNI_PLUGIN")
+	}
+	return l.choice("CNI_PLUGIN", cniPlugins, implementedCNIPlugins)
 }

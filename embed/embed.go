@@ -57,9 +57,23 @@ type Values struct {
 
 	Registry RegistryValues
 	NAT64    NAT64Values
+	CNI      CNIValues
 	// PodResolvConf is the resolv.conf of pods with dnsPolicy Default, and
 	// so CoreDNS's upstream; "" keeps the node's.
 	PodResolvConf string
+}
+
+// CNIValues are what a pod network add-on's manifest
+// (cni/NAME/manifest.yaml.tmpl) and the controller-manager's pod CIDR
+// allocation are rendered from. Zero for bridge and ptp, whose subnets
+// dind-cluster carves and routes itself.
+type CNIValues struct {
+	Image string // the add-on's image, preloaded in every node
+	// AllocateNodeCIDRs: the controller-manager gives each node its pod
+	// subnet, of NodeMaskIPv4 or NodeMaskIPv6 bits, which the add-on routes.
+	AllocateNodeCIDRs          bool
+	NodeMaskIPv4, NodeMaskIPv6 int
+	IPv4CIDR, IPv6CIDR         string // the pod network per family, "" where the cluster has none
 }
 
 // NAT64Values are what an IPv6 cluster's DNS64 and NAT64 files are
@@ -130,6 +144,11 @@ func Render(name string, v Values) ([]byte, error) {
 func RegistryConfig() []byte {
 	b, _ := files.ReadFile("registry/config.yml")
 	return b
+}
+
+// CNIFile is a file of a pod network add-on, by its path under cni/.
+func CNIFile(name string) ([]byte, error) {
+	return files.ReadFile("cni/" + name)
 }
 
 // PauseSource is the Go source of the pause program.

@@ -42,6 +42,15 @@ const (
 	K9s                  = "v0.50.16"
 )
 
+// The pod network add-ons that route between nodes themselves, each built
+// from its Go module: github.com/flannel-io/flannel and
+// github.com/cloudnativelabs/kube-router/v2 (the only version the module
+// proxy serves).
+const (
+	Flannel    = "v0.28.11"
+	KubeRouter = "v2.1.0"
+)
+
 // Sets are the supported version sets, newest first.
 var Sets = []Set{
 	{Kubernetes: "v1.37.2", Etcd: "v3.7.0", EtcdImage: "3.7.0-0", CoreDNS: "v1.14.6", Pause: "3.10.2",

@@ -341,6 +341,15 @@ func Test(ctx context.Context) error {
 	return cmd.Run()
 }
 
+// Testcni runs the integration test of the pod network add-ons alone (flannel and kube-router; DIND_TEST_CNI=flannel narrows it), on CLUSTER_ID=6.
+func Testcni(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=40m", "-v", "-run=^TestCNIPlugins$", "./test/")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
 // Bench measures build (warm), up, restore, down, resume, clean and idle memory of the configured cluster, records and prints them.
 func Bench(ctx context.Context) error {
 	ctx, stop := withSignals(ctx)

@@ -14,7 +14,7 @@ func TestBadInputIsRefusedBeforeAnythingIsMade(t *testing.T) {
 		{"MGMT_CIDRS=10.192.0.0/16", "MGMT_CIDRS=10.192.0.0/16: "},
 		{"NUM_NODES=many", "NUM_NODES=many: "},
 		{"DIND_K8S_VERSION=v1.20.0", "v1.37.2, v1.36.3, v1.35.4"},
-		{"CNI_PLUGIN=flannel", "CNI_PLUGIN=flannel: not implemented yet"},
+		{"CNI_PLUGIN=calico", "CNI_PLUGIN=calico: Calico cannot be built here"},
 		{"APISERVER_PORT=70000", "APISERVER_PORT=70000: "},
 		{"POD_NETWORK_CIDR=10.192.0.0/16", "overlap"},
 	} {

@@ -53,6 +53,9 @@ type Builder struct {
 	DNS64Image, NAT64Image string
 	// WithE2E adds e2e.test, ginkgo and the conformance specs' images.
 	WithE2E bool
+	// CNI, when a pod network add-on that runs as a DaemonSet, adds the
+	// steps that build its image; see CNIImageLayout.
+	CNI string
 }
 
 // New prepares a builder; nothing runs until its steps do.
@@ -122,7 +125,7 @@ func (b *Builder) Steps() []steps.Step {
 	if b.WithE2E {
 		out = append(out, b.e2eSteps()...)
 	}
-	return out
+	return append(out, b.cniSteps()...)
 }
 
 // rootfsStep makes root file system r, cached.
@@ -329,6 +332,12 @@ func RecordTimings(cacheDir string, timeline steps.Timeline) error {
 	all.WithRegistry, all.WithNAT64, all.WithE2E, all.WithStorage, all.WithMetrics = true, true, true, true, true
 	for _, s := range all.Steps() {
 		supply[s.Name] = s.Done != nil // probes always run: they are not builds
+	}
+	for plugin := range cniAddons {
+		all.CNI = plugin
+		for _, s := range all.cniSteps() {
+			supply[s.Name] = s.Done != nil
+		}
 	}
 	var lines strings.Builder
 	now := time.Now().UTC().Format(time.RFC3339)

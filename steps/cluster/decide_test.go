@@ -199,7 +199,8 @@ func TestDecisions(t *testing.T) {
 // Every decision makes a plan the engine accepts: step names unique, every
 // need in the plan, no cycle; with and without the registry.
 func TestEveryDecisionMakesAValidPlan(t *testing.T) {
-	for _, env := range []map[string]string{{"DIND_REGISTRY": "on"}, {"DIND_REGISTRY": "off"}, {"IP_MODE": "ipv6"}} {
+	for _, env := range []map[string]string{{"DIND_REGISTRY": "on"}, {"DIND_REGISTRY": "off"}, {"IP_MODE": "ipv6"},
+		{"CNI_PLUGIN": "flannel"}, {"CNI_PLUGIN": "kube-router"}} {
 		cfg := testConfig(t, env)
 		record := Record{UID: "u", Kubernetes: "v1.37.2", NodeImage: "img", Workers: 2}
 		nodes := nodesUpTo(cfg, 2)

@@ -59,7 +59,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Tim
 		decision: Decision{Action: join, Versions: versions, NodeImage: s.Record.NodeImage, Nodes: []Node{n}},
 		record:   *s.Record}
 	r.builder = build.New(versions, cache.Cache{Dir: cfg.CacheDir, Waiting: c.Out}, c.Out)
-	r.builder.Docker, r.builder.AptMirror = c.Docker, cfg.AptMirror
+	r.builder.Docker, r.builder.AptMirror, r.builder.CNI = c.Docker, cfg.AptMirror, cfg.CNIPlugin
 	all := append(existing, n)
 	plan := append(r.buildSteps(), r.preflight(),
 		steps.Step{Name: "credentials", Needs: []string{stepPreflight}, Run: r.joinCredentials},
@@ -69,7 +69,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Tim
 		steps.Step{Name: "routes", Needs: []string{stepStart(n)}, Run: func(ctx context.Context) error {
 			return r.routeTo(ctx, n, existing)
 		}},
-		steps.Step{Name: stepJoin(n), Needs: []string{"routes"}, Run: func(ctx context.Context) error {
+		steps.Step{Name: stepJoin(n), Needs: append([]string{"routes"}, r.cniJoinNeeds(n)...), Run: func(ctx context.Context) error {
 			return r.kubeadmJoin(ctx, n, extraArgs)
 		}},
 		steps.Step{Name: stepKubeconfig, Needs: []string{stepPreflight}, Run: r.privateKubeconfig},
@@ -77,6 +77,7 @@ func (c *Cluster) Join(ctx context.Context, extraArgs []string) (Node, steps.Tim
 			return r.waitReady(ctx, r.started, []string{n.Name}, false)
 		}},
 	)
+	plan = append(plan, r.cniJoinSteps(n)...)
 	p, err := steps.NewPlan(plan...)
 	if err != nil {
 		return n, nil, err
@@ -144,6 +145,9 @@ func (r *run) joinCredentials(ctx context.Context) error {
 // node's routes file for its next boot.
 func (r *run) routeTo(ctx context.Context, n Node, existing []Node) error {
 	routes := r.routesTo(n)
+	if routes == "" {
+		return nil
+	}
 	script := `while read -r route; do ip route replace $route; done <<<"$1"; printf '%s' "$1" >>/etc/dind/routes`
 	for _, e := range existing {
 		if err := r.Docker.Exec(ctx, e.Name, []string{"bash", "-c", script, "routes", routes}, nil, nil); err != nil {

@@ -38,6 +38,7 @@ func (r *run) values(n Node) embed.Values {
 		NodeIPs:           strs(r.Cfg.NodeIPs(n.Index)),
 		PodSubnets:        strs(r.Cfg.PodSubnets(n.Index)),
 		PodResolvConf:     map[bool]string{true: podResolvConf}[r.Cfg.IPMode == config.IPv6],
+		CNI:               r.cniValues(),
 	}
 }
 
@@ -78,17 +79,20 @@ func newToken() string {
 // all are the cluster's nodes, n among them.
 func (r *run) nodeFiles(n Node, all []Node) ([]embed.File, error) {
 	v := r.values(n)
-	cni, err := embed.Render("cni/"+r.Cfg.CNIPlugin+".conflist.tmpl", v)
-	if err != nil {
-		return nil, err
+	var files []embed.File
+	if !r.cniRoutes() {
+		cni, err := embed.Render("cni/"+r.Cfg.CNIPlugin+".conflist.tmpl", v)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, embed.File{Path: "/etc/cni/net.d/10-dindnet.conflist", Mode: 0o644, Content: cni})
 	}
-	files := []embed.File{
-		{Path: "/etc/cni/net.d/10-dindnet.conflist", Mode: 0o644, Content: cni},
+	files = append(files, []embed.File{
 		{Path: "/etc/dind/network.env", Mode: 0o644, Content: []byte(fmt.Sprintf(
 			"POD_SUBNETS=%q\nPOD_NETWORK_CIDRS=%q\nSERVICE_CIDRS=%q\n", strings.Join(v.PodSubnets, " "),
 			strings.ReplaceAll(v.PodNetworkCIDR, ",", " "), strings.ReplaceAll(v.ServiceCIDR, ",", " ")))},
 		{Path: "/etc/dind/routes", Mode: 0o644, Content: []byte(r.routes(n, all))},
-	}
+	}...)
 	files = append(files, r.nat64NodeFiles()...)
 	kubeadm := map[string]string{"/etc/kubeadm/join.yaml": "kubeadm/v1beta4/join.yaml.tmpl",
 		"/etc/kubeadm/discovery.conf":  "kubeadm/discovery.conf.tmpl",
@@ -139,6 +143,9 @@ func (r *run) routes(n Node, all []Node) string {
 // routesTo lead to node n's pod subnets through its address of their family.
 func (r *run) routesTo(n Node) string {
 	var b strings.Builder
+	if r.cniRoutes() {
+		return ""
+	}
 	for _, subnet := range r.Cfg.PodSubnets(n.Index) {
 		for _, addr := range r.Cfg.NodeIPs(n.Index) {
 			if addr.Is6() == subnet.Addr().Is6() {

@@ -151,6 +151,7 @@ func (r *run) plan() ([]steps.Step, error) {
 	r.builder.Docker, r.builder.AptMirror, r.builder.WithRegistry = r.Docker, r.Cfg.AptMirror, r.Cfg.Registry
 	r.builder.WithNAT64 = r.Cfg.IPMode == config.IPv6
 	r.builder.WithStorage, r.builder.WithMetrics = r.Cfg.Addons.Storage, r.Cfg.Addons.Metrics
+	r.builder.CNI = r.Cfg.CNIPlugin
 	plan := append(r.buildSteps(), r.preflight())
 	var ready []string // the steps after which every node runs its kubelet
 	var kubeconfigAfter string
@@ -191,6 +192,8 @@ func (r *run) plan() ([]steps.Step, error) {
 		}
 		ready, kubeconfigAfter = append(ready, stepInit), stepInit
 		plan = append(plan, r.addonsStep()...)
+		cni, cniReady := r.cniSteps(nodes)
+		plan, ready = append(plan, cni...), append(ready, cniReady...)
 	case Resume:
 		r.record = d.Record
 		plan = append(plan, r.registryStep(stepPreflight)...)
