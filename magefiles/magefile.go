@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -348,6 +349,24 @@ func Testcni(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=40m", "-v", "-run=^TestCNIPlugins$", "./test/")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
+}
+
+// Benchnet measures a create of each IP mode and pod network add-on, bridge with IPv4 first, on CLUSTER_ID's cluster.
+func Benchnet(ctx context.Context) error {
+	ctx, stop := withSignals(ctx)
+	defer stop()
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	figures, err := bench.RunNetworks(ctx, os.Stderr)
+	fmt.Println()
+	path, recErr := bench.Record(figures, cfg.CacheDir, os.Stdout)
+	if err := errors.Join(err, recErr); err != nil {
+		return err
+	}
+	fmt.Println("recorded in", path)
+	return nil
 }
 
 // Bench measures build (warm), up, restore, down, resume, clean and idle memory of the configured cluster, records and prints them.
