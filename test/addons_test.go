@@ -2,9 +2,7 @@ package test
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,17 +111,7 @@ func TestAddons(t *testing.T) {
 		apply(t, "published", strings.ReplaceAll(published, "TEST_IMAGE", testImage))
 		mustK(t, "rollout", "status", "deployment/published", "--timeout=120s")
 		eventually(t, time.Minute, "the published port", func() error {
-			client := http.Client{Timeout: 3 * time.Second}
-			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", hostPort))
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if !strings.HasPrefix(string(body), "published-") {
-				return fmt.Errorf("127.0.0.1:%d answered %q", hostPort, body)
-			}
-			return nil
+			return answers(fmt.Sprintf("http://127.0.0.1:%d/", hostPort), "published-")
 		})
 	})
 

@@ -11,9 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -310,17 +308,7 @@ func checkServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Minute, "NodePort from the host", func() error {
-		client := http.Client{Timeout: 3 * time.Second}
-		resp, err := client.Get(fmt.Sprintf("http://%s:30080/", ip))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if !strings.HasPrefix(string(out), "echo-") {
-			return fmt.Errorf("http://%s:30080/ answered %q", ip, out)
-		}
-		return nil
+		return answers(fmt.Sprintf("http://%s:30080/", ip), "echo-")
 	})
 }
 

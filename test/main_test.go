@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,4 +167,20 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	}
 	_, err := p.w.Write(out.Bytes())
 	return len(b), err
+}
+
+// answers tells whether an HTTP GET of url answers with a body that starts
+// with prefix.
+func answers(url, prefix string) error {
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.HasPrefix(string(body), prefix) {
+		return fmt.Errorf("%s answered %q", url, body)
+	}
+	return nil
 }

@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg *config.Config, c *cluster.Cluster, serial boo
 			}})
 		roots = append(roots, "e2e-mirror")
 	}
-	plan, err := steps.NewPlan(neededBy(all, roots...)...)
+	plan, err := steps.NewPlan(steps.Closure(all, roots...)...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -236,36 +236,6 @@ func Preload(ctx context.Context, d docker.Provider, nodes []string, ociDir stri
 		})
 	}
 	return g.Wait()
-}
-
-// neededBy keeps of all the steps roots and what they need, directly or
-// not: the cluster runs already, so its node image is not e2e's business.
-func neededBy(all []steps.Step, roots ...string) []steps.Step {
-	byName := map[string]steps.Step{}
-	for _, s := range all {
-		byName[s.Name] = s
-	}
-	keep := map[string]bool{}
-	var visit func(string)
-	visit = func(name string) {
-		if keep[name] {
-			return
-		}
-		keep[name] = true
-		for _, n := range byName[name].Needs {
-			visit(n)
-		}
-	}
-	for _, r := range roots {
-		visit(r)
-	}
-	var out []steps.Step
-	for _, s := range all {
-		if keep[s.Name] {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // Mirror puts the e2e images into the local registry under the names its

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dind-cluster/dind-cluster/fixed"
+	"github.com/dind-cluster/dind-cluster/steps"
 	"github.com/dind-cluster/dind-cluster/steps/build"
 	"github.com/dind-cluster/dind-cluster/steps/cache"
 )
@@ -83,7 +84,7 @@ func TestThePlanLeavesTheNodeImageAlone(t *testing.T) {
 	b := build.New(fixed.Default, cache.Cache{}, nil)
 	b.WithE2E = true
 	var names []string
-	for _, s := range neededBy(b.Steps(), build.StepE2EImages, build.StepE2EBinaries) {
+	for _, s := range steps.Closure(b.Steps(), build.StepE2EImages, build.StepE2EBinaries) {
 		names = append(names, s.Name)
 	}
 	for _, want := range []string{"kubernetes", "e2e-binaries", "e2e-tools", "busybox", "rootfs-e2e", "e2e-images"} {
