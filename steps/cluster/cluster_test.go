@@ -47,14 +47,7 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 	if got := c.routes(nodes[1], nodes); got != "10.244.2.0/24 via 10.192.5.2\n10.244.4.0/24 via 10.192.5.4\n" {
 		t.Errorf("routes of kube-node-1:\n%s", got)
 	}
-	files, err := c.nodeFiles(nodes[0], nodes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	paths := map[string]string{}
-	for _, f := range files {
-		paths[f.Path] = string(f.Content)
-	}
+	paths := nodeFilesByPath(t, c, nodes[0], nodes)
 	if !strings.Contains(paths["/etc/kubeadm/init.yaml"], "advertiseAddress: 10.192.5.2") ||
 		!strings.Contains(paths["/etc/cni/net.d/10-dindnet.conflist"], `"subnet": "10.244.2.0/24"`) ||
 		paths["/etc/dind/network.env"] != "POD_SUBNETS=\"10.244.2.0/24\"\nPOD_NETWORK_CIDRS=\"10.244.0.0/16\"\nSERVICE_CIDRS=\"10.96.0.0/12\"\n" {
@@ -70,7 +63,7 @@ func TestNodesGetSubnetsRoutesAndConfigs(t *testing.T) {
 	if paths["/etc/kubernetes/pki/ca.crt"] != string(c.ca.Cert) || paths["/etc/kubernetes/pki/ca.key"] != string(c.ca.Key) {
 		t.Error("the master is not given the cluster's CA for kubeadm init to use")
 	}
-	files, err = c.nodeFiles(nodes[2], nodes)
+	files, err := c.nodeFiles(nodes[2], nodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +179,18 @@ func TestCRIPluginStatusIsRead(t *testing.T) {
 	if got := criStatus(listing("ok")[:2]); got != "" {
 		t.Errorf("no CRI plugin listed: read %q, want nothing", got)
 	}
+}
+
+// nodeFilesByPath are the contents of node n's files, by path.
+func nodeFilesByPath(t *testing.T, r *run, n Node, all []Node) map[string]string {
+	t.Helper()
+	files, err := r.nodeFiles(n, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, f := range files {
+		paths[f.Path] = string(f.Content)
+	}
+	return paths
 }

@@ -17,14 +17,7 @@ func TestRoutingAddonsTakeOverThePodNetwork(t *testing.T) {
 		if got := c.routes(nodes[1], nodes); got != "" {
 			t.Errorf("%s: dind-cluster routes pod subnets:\n%s", plugin, got)
 		}
-		files, err := c.nodeFiles(nodes[0], nodes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		paths := map[string]string{}
-		for _, f := range files {
-			paths[f.Path] = string(f.Content)
-		}
+		paths := nodeFilesByPath(t, c, nodes[0], nodes)
 		if _, ok := paths["/etc/cni/net.d/10-dindnet.conflist"]; ok {
 			t.Errorf("%s: the node is given dind-cluster's CNI configuration", plugin)
 		}
